@@ -1,0 +1,210 @@
+"""Connections, schema migrations and database bootstrap for the Gans databases.
+
+Databases (names from :class:`extract.settings.Settings`):
+
+- ``gans_raw``: landing tables written by the extractors, plus the run log
+  (``extract_runs``, ``extract_errors``) and ``schema_migrations``;
+- ``gans_staging``: dbt staging and intermediate views;
+- ``gans``: dbt marts, read by analysts.
+
+Users, least privilege:
+
+- ``gans_loader``: SELECT and INSERT on ``gans_raw``; UPDATE on
+  ``gans_raw.extract_runs`` only, to close its own run records;
+- ``gans_dbt``: SELECT on ``gans_raw``; everything on ``gans_staging`` and ``gans``;
+- ``gans_analyst``: SELECT on ``gans_staging`` and ``gans``.
+
+The SQL here runs on MariaDB 10.11 (local, tests) and MySQL 8 (RDS). Every
+session runs in UTC (``time_zone = '+00:00'``), so DATETIME columns hold UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from typing import Literal
+
+import pymysql
+import pymysql.cursors
+
+from extract.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Role = Literal["admin", "loader", "dbt", "analyst"]
+
+
+def connect(settings: Settings, role: Role = "loader", database: str | None = None, **kwargs) -> pymysql.Connection:
+    """Open a PyMySQL connection as ``role`` (its user and password from ``settings``).
+
+    ``database`` defaults to the raw (landing) database. The connection uses
+    utf8mb4, autocommit off and a UTC session time zone; over the socket when
+    ``GANS_DB_SOCKET`` is set, else TCP, with TLS verified against
+    ``GANS_DB_SSL_CA`` when that is set.
+
+    Raises :class:`pymysql.err.OperationalError` when the server cannot be reached
+    or refuses the login.
+    """
+    user = getattr(settings, f"{role}_user")
+    password = getattr(settings, f"{role}_password").get_secret_value()
+    params: dict = {
+        "user": user,
+        "password": password,
+        "database": settings.raw_database if database is None else (database or None),
+        "charset": "utf8mb4",
+        "autocommit": False,
+        "init_command": "SET time_zone = '+00:00'",
+        "connect_timeout": 10,
+    }
+    if settings.db_socket:
+        params["unix_socket"] = settings.db_socket
+    else:
+        params["host"] = settings.db_host
+        params["port"] = settings.db_port
+    if settings.db_ssl_ca:
+        params["ssl"] = {"ca": settings.db_ssl_ca}
+        params["ssl_verify_cert"] = True
+    params.update(kwargs)
+    return pymysql.connect(**params)
+
+
+# --------------------------------------------------------------------------------------
+# Migrations
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One versioned SQL file of ``extract/migrations`` (``NNN_name.sql``)."""
+
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        """SHA-256 of the file's text, stored to detect a changed, already applied file."""
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    def statements(self) -> list[str]:
+        """The file's statements: split on ``;`` at line ends, comments dropped."""
+        lines = [line for line in self.sql.splitlines() if not line.strip().startswith("--")]
+        return [s.strip() for s in "\n".join(lines).split(";\n") if s.strip().rstrip(";").strip()]
+
+
+def migrations() -> list[Migration]:
+    """All migrations shipped in the package, in version order."""
+    found = []
+    for entry in resources.files("extract.migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            version, _, name = entry.name.removesuffix(".sql").partition("_")
+            found.append(Migration(int(version), name, entry.read_text(encoding="utf-8")))
+    return sorted(found, key=lambda m: m.version)
+
+
+class MigrationError(RuntimeError):
+    """An applied migration's file changed since it was applied."""
+
+
+def migrate(settings: Settings) -> list[int]:
+    """Apply pending migrations to the raw database as the admin user.
+
+    Returns the versions applied now (empty when the schema is current: applying
+    twice is a no-op). Each migration is recorded in ``schema_migrations`` with its
+    checksum; a changed, already applied file raises :class:`MigrationError`.
+    DDL is not transactional in MySQL, so every statement is written to be
+    re-runnable (``CREATE TABLE IF NOT EXISTS``).
+    """
+    conn = connect(settings, "admin")
+    applied_now: list[int] = []
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "create table if not exists schema_migrations ("
+                " version int not null primary key,"
+                " name varchar(200) not null,"
+                " checksum char(64) not null,"
+                " applied_at datetime(6) not null"
+                ") engine=InnoDB default charset=utf8mb4"
+            )
+            cur.execute("select version, checksum from schema_migrations")
+            done = dict(cur.fetchall())
+            for migration in migrations():
+                if migration.version in done:
+                    if done[migration.version] != migration.checksum:
+                        raise MigrationError(
+                            f"migration {migration.version}_{migration.name} changed after it was applied; "
+                            "add a new migration instead"
+                        )
+                    continue
+                for statement in migration.statements():
+                    cur.execute(statement)
+                cur.execute(
+                    "insert into schema_migrations (version, name, checksum, applied_at)"
+                    " values (%s, %s, %s, utc_timestamp(6))",
+                    (migration.version, migration.name, migration.checksum),
+                )
+                conn.commit()
+                applied_now.append(migration.version)
+                log.info("applied migration %s_%s", migration.version, migration.name)
+    finally:
+        conn.close()
+    return applied_now
+
+
+# --------------------------------------------------------------------------------------
+# Bootstrap: databases, users, grants
+
+
+def _quote_ident(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"unsafe identifier {name!r}")
+    return f"`{name}`"
+
+
+def bootstrap(settings: Settings, *, reset: bool = False) -> None:
+    """Create the three databases and the three users with their grants (idempotent).
+
+    Run as the admin user (root locally, the RDS master user in AWS). Passwords
+    come from ``settings``; an existing user's password is set again, so rotating a
+    password is a re-run. With ``reset=True`` the databases are dropped first and
+    recreated empty. Users are created for host ``%``.
+    """
+    raw = _quote_ident(settings.raw_database)
+    staging = _quote_ident(settings.staging_database)
+    marts = _quote_ident(settings.marts_database)
+    conn = connect(settings, "admin", database="", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            for db in (raw, staging, marts):
+                if reset:
+                    cur.execute(f"drop database if exists {db}")
+                cur.execute(f"create database if not exists {db} character set utf8mb4 collate utf8mb4_unicode_ci")
+            for role in ("loader", "dbt", "analyst"):
+                user = getattr(settings, f"{role}_user")
+                password = getattr(settings, f"{role}_password").get_secret_value()
+                if not password:
+                    raise ValueError(f"no password for the {role} user (GANS_{role.upper()}_PASSWORD)")
+                cur.execute("create user if not exists %s@'%%' identified by %s", (user, password))
+                cur.execute("alter user %s@'%%' identified by %s", (user, password))
+            grants = [
+                (f"select, insert on {raw}.*", settings.loader_user),
+                (f"select on {raw}.*", settings.dbt_user),
+                (f"all privileges on {staging}.*", settings.dbt_user),
+                (f"all privileges on {marts}.*", settings.dbt_user),
+                (f"select on {staging}.*", settings.analyst_user),
+                (f"select on {marts}.*", settings.analyst_user),
+            ]
+            for what, user in grants:
+                cur.execute(f"grant {what} to %s@'%%'", (user,))
+    finally:
+        conn.close()
+    # extract_runs exists only once migrated: grant the loader's UPDATE on it then.
+    migrate(settings)
+    conn = connect(settings, "admin", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"grant update on {raw}.`extract_runs` to %s@'%%'", (settings.loader_user,))
+    finally:
+        conn.close()

@@ -1,0 +1,217 @@
+"""Idempotent, all-or-nothing loading of raw responses into the landing tables.
+
+A :class:`LandingRow` is one HTTP response (or, for Wikipedia, the fields parsed
+from one article) with the logical request that produced it. :class:`Loader`
+writes a batch of them with PyMySQL into ``gans_raw``:
+
+- parameterised multi-row ``INSERT`` statements only (PyMySQL's ``executemany``),
+  split so that no statement exceeds ``max_statement_bytes`` (the server's ``max_allowed_packet`` is 16 MB by
+  default on MariaDB, 64 MB on RDS);
+- one transaction per batch: a failure anywhere (bad row, lost connection) rolls
+  the whole batch back and raises :class:`LoadError`;
+- idempotent: a row whose ``(request_key_sha256, payload_sha256)`` is already
+  stored, or repeats within the batch, is counted as a duplicate and not stored
+  again. The landing tables carry a unique key on that pair, so two loaders racing
+  on the same row cannot both store it (the loser retries its batch once).
+
+The loader needs only SELECT and INSERT on ``gans_raw``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pymysql
+
+log = logging.getLogger(__name__)
+
+#: source name -> landing table in the raw database
+LANDING_TABLES: dict[str, str] = {
+    "wikipedia": "wikipedia_city_pages",
+    "openweather": "openweather_forecasts",
+    "aerodatabox_airports": "aerodatabox_airports",
+    "aerodatabox_flights": "aerodatabox_flights",
+}
+SOURCES: tuple[str, ...] = tuple(LANDING_TABLES)
+
+
+def canonical_json(value: Any) -> str:
+    """JSON text with sorted keys and no whitespace: the form that is hashed."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_hex(text: str) -> str:
+    """Hex SHA-256 of ``text`` encoded as UTF-8."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _utc_naive(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("fetched_at must be timezone-aware (UTC)")
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class LandingRow:
+    """One raw response bound for the landing table of ``source``.
+
+    - ``request_key``: the logical request, e.g. ``{"city": "Berlin"}`` or
+      ``{"airport_icao": "EDDB", "from_local": "2024-05-08T12:00", "to_local": ...}``;
+    - ``request_params``: query parameters as sent (never an API key);
+    - ``fetched_at``: timezone-aware instant of the response (stored as UTC);
+    - ``payload``: the JSON body (or Wikipedia's parsed fields), any JSON value;
+    - ``infobox_html``: Wikipedia only, the infobox HTML fragment for audit.
+    """
+
+    source: str
+    request_key: dict[str, Any]
+    request_params: dict[str, Any]
+    fetched_at: datetime
+    http_status: int
+    payload: Any
+    infobox_html: str | None = None
+    _hashes: tuple[str, str, str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.source not in LANDING_TABLES:
+            raise ValueError(f"unknown source {self.source!r}; expected one of {', '.join(SOURCES)}")
+        key_json = canonical_json(self.request_key)
+        payload_json = json.dumps(self.payload, separators=(",", ":"), ensure_ascii=False)
+        hashes = (key_json, sha256_hex(key_json), payload_json, sha256_hex(canonical_json(self.payload)))
+        object.__setattr__(self, "_hashes", hashes)
+
+    @property
+    def request_key_sha256(self) -> str:
+        """SHA-256 of the canonical ``request_key`` JSON."""
+        return self._hashes[1]
+
+    @property
+    def payload_sha256(self) -> str:
+        """SHA-256 of the canonical ``payload`` JSON (key order does not matter)."""
+        return self._hashes[3]
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """What makes a row a duplicate: (request key hash, payload hash)."""
+        return self._hashes[1], self._hashes[3]
+
+    def values(self, run_id: int) -> tuple:
+        """The row's column values, in :data:`_COLUMNS` order (+ ``infobox_html`` for Wikipedia)."""
+        base = (
+            run_id,
+            self._hashes[0],
+            self._hashes[1],
+            json.dumps(self.request_params, separators=(",", ":"), ensure_ascii=False, sort_keys=True),
+            _utc_naive(self.fetched_at),
+            self.http_status,
+            self._hashes[2],
+            self._hashes[3],
+        )
+        return base + (self.infobox_html,) if self.source == "wikipedia" else base
+
+
+_COLUMNS = "run_id, request_key, request_key_sha256, request_params, fetched_at, http_status, payload, payload_sha256"
+
+
+class LoadError(RuntimeError):
+    """A batch could not be stored; nothing of it was kept. ``__cause__`` has the driver error."""
+
+
+@dataclass
+class LoadResult:
+    """Counts of one :meth:`Loader.land` call: rows stored and rows skipped as duplicates."""
+
+    landed: int = 0
+    duplicates: int = 0
+
+    def __iadd__(self, other: LoadResult) -> LoadResult:
+        self.landed += other.landed
+        self.duplicates += other.duplicates
+        return self
+
+
+class Loader:
+    """Writes batches of :class:`LandingRow` through one PyMySQL connection to the raw database."""
+
+    def __init__(self, conn: pymysql.Connection, max_statement_bytes: int = 8 * 1024 * 1024):
+        self.conn = conn
+        self.max_statement_bytes = max_statement_bytes
+
+    def land(self, run_id: int, rows: Iterable[LandingRow]) -> LoadResult:
+        """Store ``rows`` for run ``run_id`` in one transaction; return what was landed.
+
+        Raises :class:`LoadError` (after rolling back) when anything fails.
+        """
+        batch = list(rows)
+        if not batch:
+            return LoadResult()
+        for attempt in (1, 2):
+            try:
+                result = self._land_once(run_id, batch)
+                self.conn.commit()
+                return result
+            except pymysql.err.IntegrityError as exc:
+                self._rollback()
+                if attempt == 2 or exc.args[0] != 1062:
+                    raise LoadError(f"batch of {len(batch)} rows not stored: {exc}") from exc
+                log.info("a concurrent load stored some of these rows; retrying the batch")
+            except Exception as exc:
+                self._rollback()
+                raise LoadError(f"batch of {len(batch)} rows not stored: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def _rollback(self) -> None:
+        try:
+            self.conn.rollback()
+        except Exception:  # the connection may be gone; the server rolls back on its own
+            log.debug("rollback failed", exc_info=True)
+
+    def _land_once(self, run_id: int, batch: Sequence[LandingRow]) -> LoadResult:
+        result = LoadResult()
+        by_source: dict[str, list[LandingRow]] = {}
+        for row in batch:
+            by_source.setdefault(row.source, []).append(row)
+        with self.conn.cursor() as cur:
+            for source, rows in by_source.items():
+                table = LANDING_TABLES[source]
+                existing = self._existing(cur, table, {r.request_key_sha256 for r in rows})
+                fresh: list[LandingRow] = []
+                for row in rows:
+                    if row.identity in existing:
+                        result.duplicates += 1
+                    else:
+                        existing.add(row.identity)
+                        fresh.append(row)
+                self._insert(cur, source, table, run_id, fresh)
+                result.landed += len(fresh)
+        return result
+
+    @staticmethod
+    def _existing(cur, table: str, key_hashes: set[str]) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
+        keys = sorted(key_hashes)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ", ".join(["%s"] * len(chunk))
+            cur.execute(
+                f"select request_key_sha256, payload_sha256 from {table} where request_key_sha256 in ({marks})",
+                chunk,
+            )
+            found.update((k, p) for k, p in cur.fetchall())
+        return found
+
+    def _insert(self, cur, source: str, table: str, run_id: int, rows: Sequence[LandingRow]) -> None:
+        if not rows:
+            return
+        wiki = source == "wikipedia"
+        columns = _COLUMNS + (", infobox_html" if wiki else "")
+        marks = ", ".join(["%s"] * (9 if wiki else 8))
+        # PyMySQL's executemany sends multi-row INSERTs of at most max_stmt_length bytes.
+        cur.max_stmt_length = self.max_statement_bytes
+        cur.executemany(f"insert into {table} ({columns}) values ({marks})", [row.values(run_id) for row in rows])

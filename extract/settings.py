@@ -1,0 +1,104 @@
+"""Settings of the Gans data platform, read from the environment.
+
+One set of variable names serves the laptop, CI and AWS Lambda. Values come, in
+increasing priority, from:
+
+1. the defaults below (a local server on 127.0.0.1:3307);
+2. ``.local/credentials.env``: the passwords that ``make db-up`` generated for the
+   project-local database (absent in CI jobs that set the variables themselves and
+   in Lambda);
+3. ``.env`` in the project root, if present (git-ignored; for API keys);
+4. the process environment.
+
+In Lambda, secrets are not in the environment: the handlers read them from AWS
+Secrets Manager and pass them in as keyword overrides (field names).
+
+Secrets are held as :class:`pydantic.SecretStr`, so they never show in ``repr()``,
+logs or tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The project root (the folder holding ``extract/``); ``GANS_HOME`` overrides it.
+PROJECT_ROOT = Path(os.environ.get("GANS_HOME", Path(__file__).resolve().parent.parent))
+#: Git-ignored folder for everything the project generates locally.
+LOCAL_DIR = PROJECT_ROOT / ".local"
+
+
+class MissingSettingError(RuntimeError):
+    """A setting needed for the requested work is empty; the message names it."""
+
+
+class Settings(BaseSettings):
+    """All settings; each field is read from the environment variable of its alias."""
+
+    model_config = SettingsConfigDict(
+        env_file=(LOCAL_DIR / "credentials.env", PROJECT_ROOT / ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # Database server ----------------------------------------------------------------
+    db_host: str = Field("127.0.0.1", alias="GANS_DB_HOST")
+    db_port: int = Field(3307, alias="GANS_DB_PORT")
+    db_socket: str = Field("", alias="GANS_DB_SOCKET", description="unix socket; when set, used instead of host/port")
+    db_ssl_ca: str = Field("", alias="GANS_DB_SSL_CA", description="CA bundle path; when set, TLS is required (RDS)")
+    raw_database: str = Field("gans_raw", alias="GANS_RAW_DATABASE")
+    staging_database: str = Field("gans_staging", alias="GANS_STAGING_DATABASE")
+    marts_database: str = Field("gans", alias="GANS_MARTS_DATABASE")
+
+    loader_user: str = Field("gans_loader", alias="GANS_LOADER_USER")
+    loader_password: SecretStr = Field(SecretStr(""), alias="GANS_LOADER_PASSWORD")
+    dbt_user: str = Field("gans_dbt", alias="GANS_DBT_USER")
+    dbt_password: SecretStr = Field(SecretStr(""), alias="GANS_DBT_PASSWORD")
+    analyst_user: str = Field("gans_analyst", alias="GANS_ANALYST_USER")
+    analyst_password: SecretStr = Field(SecretStr(""), alias="GANS_ANALYST_PASSWORD")
+    admin_user: str = Field("root", alias="GANS_ADMIN_USER", description="runs migrations")
+    admin_password: SecretStr = Field(SecretStr(""), alias="GANS_ADMIN_PASSWORD")
+
+    # APIs ---------------------------------------------------------------------------
+    openweather_api_key: SecretStr = Field(SecretStr(""), alias="OPENWEATHER_API_KEY")
+    openweather_units: str = Field("metric", alias="OPENWEATHER_UNITS")
+    openweather_rate_per_minute: int = Field(60, alias="OPENWEATHER_RATE_PER_MINUTE")
+    aerodatabox_api_key: SecretStr = Field(SecretStr(""), alias="AERODATABOX_API_KEY")
+    aerodatabox_host: str = Field("aerodatabox.p.rapidapi.com", alias="AERODATABOX_HOST")
+    aerodatabox_rate_per_minute: int = Field(
+        30, alias="AERODATABOX_RATE_PER_MINUTE", description="depends on the RapidAPI plan"
+    )
+    wikipedia_user_agent: str = Field(
+        "GansDataPlatform/0.1 (https://github.com/gans-mobility/data-platform; data@gans.example) requests",
+        alias="WIKIPEDIA_USER_AGENT",
+    )
+    http_timeout_s: float = Field(30.0, alias="GANS_HTTP_TIMEOUT_S")
+    http_max_retries: int = Field(5, alias="GANS_HTTP_MAX_RETRIES")
+
+    # Extraction ----------------------------------------------------------------------
+    cities_file: Path = Field(PROJECT_ROOT / "dbt_project" / "seeds" / "tracked_cities.csv", alias="GANS_CITIES_FILE")
+    airport_radius_km: int = Field(50, alias="GANS_AIRPORT_RADIUS_KM")
+    airport_limit: int = Field(10, alias="GANS_AIRPORT_LIMIT")
+
+    def require(self, *names: str) -> None:
+        """Raise :class:`MissingSettingError` naming the first empty setting of ``names``.
+
+        ``names`` are field names (``"openweather_api_key"``); the error names the
+        environment variable to set.
+        """
+        for name in names:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if value in ("", None):
+                alias = type(self).model_fields[name].alias
+                raise MissingSettingError(f"setting {alias} is empty: set it in the environment or in .env")
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Return fresh :class:`Settings`; keyword ``overrides`` (field names) win over everything."""
+    return Settings(**overrides)

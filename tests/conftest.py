@@ -1,0 +1,77 @@
+"""Shared fixtures: a real, throw-away MariaDB server for the whole test session.
+
+The server is the project's own :class:`extract.localdb.LocalServer`, started in a
+temporary folder on a free port and removed at the end. Its connection settings
+and generated passwords are exported as the usual ``GANS_*`` environment variables,
+so every :class:`extract.settings.Settings` and dbt profile in the tests points at it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from extract import db
+from extract.localdb import LocalServer, ensure_credentials
+from extract.settings import Settings
+
+RECORDINGS = Path(__file__).resolve().parent.parent.parent / "shared" / "recordings"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory) -> LocalServer:
+    """A started MariaDB server, with GANS_* variables pointing at it for the session."""
+    base = tmp_path_factory.mktemp("mariadb")
+    server = LocalServer(base / "server", port=_free_port())
+    server.up()
+    env = {
+        "GANS_DB_HOST": server.host,
+        "GANS_DB_PORT": str(server.port),
+        "GANS_DB_SOCKET": "",
+        "GANS_DB_SSL_CA": "",
+        "GANS_ADMIN_USER": "root",
+        "GANS_ADMIN_PASSWORD": "",
+        **ensure_credentials(base / "credentials.env"),
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    yield server
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    server.destroy()
+
+
+@pytest.fixture
+def settings(mariadb) -> Settings:
+    """Settings for the test server, its databases reset to empty, migrated, with users."""
+    current = Settings()
+    db.bootstrap(current, reset=True)
+    return current
+
+
+@pytest.fixture
+def loader_conn(settings):
+    """A connection as the loader user to the (empty, migrated) raw database."""
+    conn = db.connect(settings, "loader")
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def recordings() -> Path:
+    """The shared real recordings; tests using it skip when the folder is absent."""
+    if not (RECORDINGS / "manifest.jsonl").exists():
+        pytest.skip(f"real recordings not found at {RECORDINGS} (they live in ../shared beside the project)")
+    return RECORDINGS
