@@ -1,0 +1,566 @@
+"""`make bench`: measure the pipeline against its references in one run, on a throw-away MariaDB.
+
+Usage::
+
+    python -m bench.run [--quick] [--only load,e2e,incremental,lambda] [--recordings DIR]
+
+Starts its own MariaDB (:class:`extract.localdb.LocalServer`) in ``bench/work`` on a free
+port, builds workloads from the real recordings (:mod:`bench.workloads`), and measures:
+
+1. ``load``: landing throughput (rows/s, MB/s of JSON payload) of
+   :class:`extract.loader.Loader` vs ``LOAD DATA LOCAL INFILE`` of the same rows vs
+   pandas ``json_normalize`` + ``DataFrame.to_sql`` (SQLAlchemy + PyMySQL);
+2. ``e2e``: replay of the whole shared corpus + ``dbt build``, each a fresh process,
+   with dbt's fixed start-up (a ``dbt build`` that selects nothing) split off;
+3. ``incremental``: ``dbt build`` after one new cycle on top of 1, 30 and 365 days of history;
+4. peak RSS (MB) of the replay process and of the dbt build process (``os.wait4``);
+5. ``lambda``: the transform handler's first (cold imports done) vs warm invoke.
+
+Writes ``bench/results/latest.json`` and ``bench/results/latest.md`` and prints the
+table. A measurement that cannot be made (module missing, failure) is ``null`` with
+its reason under ``not_measured``; nothing is estimated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from bench import workloads as wl
+from extract import db
+from extract.loader import LANDING_TABLES, Loader
+from extract.localdb import LocalServer, ensure_credentials
+from extract.runlog import RunLog
+from extract.settings import PROJECT_ROOT, Settings
+
+RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
+MB = 1024 * 1024
+
+#: workload sizes; "quick" must finish in under two minutes on 2 cores
+PROFILES: dict[str, dict[str, Any]] = {
+    "full": {
+        "load_cities": 100,
+        "load_cycles": 8,  # one day of 3-hourly forecasts for 100 cities
+        "load_boards": 100,  # one 12-hour arrivals+departures board per city airport
+        "inc_cities": 100,
+        "inc_days": (1, 30, 365),
+        "inc_slots": 8,  # history forecasts: one fetch a day, first 24 h of slots kept
+        "inc_max_flights": 10,  # history boards: first 10 movements per direction
+    },
+    "quick": {
+        "load_cities": 16,
+        "load_cycles": 2,
+        "load_boards": 4,
+        "inc_cities": 10,
+        "inc_days": (1, 30),
+        "inc_slots": 8,
+        "inc_max_flights": 5,
+    },
+}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Bench:
+    """One benchmark run: the server, the settings pointing at it, and the results so far."""
+
+    def __init__(self, profile: str, recordings: Path, work: Path):
+        self.profile_name = profile
+        self.p = PROFILES[profile]
+        self.recordings = recordings
+        self.work = work
+        self.results: dict[str, Any] = {
+            "profile": profile,
+            "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "cpu_count": os.cpu_count(),
+            "machine": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
+            "load_rows_per_s": None,
+            "load_data_infile_rows_per_s": None,
+            "to_sql_rows_per_s": None,
+            "e2e_replay_s": None,
+            "dbt_startup_s": None,
+            "incremental_build_s": {str(d): None for d in self.p["inc_days"]},
+            "peak_rss_mb": {"extract": None, "dbt": None},
+            "lambda_transform_first_s": None,
+            "lambda_transform_warm_s": None,
+            "not_measured": {},
+        }
+        self.server: LocalServer | None = None
+        self.env: dict[str, str] = {}
+        self._templates: wl.Templates | None = None
+
+    # -- infrastructure -----------------------------------------------------------------
+    @property
+    def templates(self) -> wl.Templates:
+        if self._templates is None:
+            self._templates = wl.Templates(self.recordings)
+        return self._templates
+
+    def start_server(self) -> None:
+        """Start a throw-away MariaDB in the work folder and point GANS_* at it."""
+        base = self.work / "mariadb"
+        shutil.rmtree(base, ignore_errors=True)
+        self.server = LocalServer(base / "server", port=free_port())
+        self.server.up()
+        self.env = {
+            "GANS_DB_HOST": self.server.host,
+            "GANS_DB_PORT": str(self.server.port),
+            "GANS_DB_SOCKET": "",
+            "GANS_DB_SSL_CA": "",
+            "GANS_ADMIN_USER": "root",
+            "GANS_ADMIN_PASSWORD": "",
+            "GANS_BENCH_WORK": str(self.work),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DO_NOT_TRACK": "1",
+            **ensure_credentials(base / "credentials.env"),
+        }
+        os.environ.update(self.env)
+        self.reset()
+
+    def stop_server(self) -> None:
+        if self.server is not None:
+            self.server.destroy()
+            self.server = None
+
+    def settings(self) -> Settings:
+        return Settings()
+
+    def reset(self) -> None:
+        """Databases dropped and recreated empty, migrated, users granted."""
+        db.bootstrap(self.settings(), reset=True)
+
+    def not_measured(self, name: str, reason: str) -> None:
+        self.results["not_measured"][name] = reason
+        print(f"  not measured: {name}: {reason}", flush=True)
+
+    def child(self, *args: str, check: bool = True, timeout_s: float = 1800) -> tuple[float, float, dict]:
+        """Run ``python -m bench.steps ARGS`` in a fresh process.
+
+        Returns (wall seconds, peak RSS in MB, the step's JSON result). Raises
+        RuntimeError with the output tail when ``check`` and the step failed.
+        """
+        out_path = self.work / "child.out"
+        with open(out_path, "wb") as out:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bench.steps", *args],
+                cwd=PROJECT_ROOT,
+                env={**os.environ, **self.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t0
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        text = out_path.read_text(errors="replace")
+        result: dict = {}
+        for line in reversed(text.splitlines()):
+            if line.startswith("{"):
+                try:
+                    result = json.loads(line)
+                    break
+                except ValueError:
+                    continue
+        if check and (proc.returncode != 0 or not result):
+            raise RuntimeError(f"step {' '.join(args)} failed (exit {proc.returncode}):\n{text[-3000:]}")
+        result["returncode"] = proc.returncode
+        return wall, usage.ru_maxrss / 1024, result
+
+    # -- 1. landing throughput ----------------------------------------------------------
+    def bench_load(self) -> None:
+        """Loader vs LOAD DATA LOCAL INFILE vs json_normalize + to_sql, on the same responses."""
+        p = self.p
+        t = self.templates
+        cities = t.cities(p["load_cities"])
+        responses = list(
+            t.operation(cities, [400], cycles_per_day=p["load_cycles"], flight_airports=p["load_boards"])
+        )
+        n = len(responses)
+        payload_mb = sum(r.payload_bytes() for r in responses) / MB
+        print(f"[1/5] landing load: {n} responses, {payload_mb:.1f} MB of JSON payload", flush=True)
+        out: dict[str, Any] = {"responses": n, "payload_mb": round(payload_mb, 2)}
+
+        # the project's loader: LandingRow construction (hashing) + land(), one transaction per source
+        self.reset()
+        settings = self.settings()
+        conn = db.connect(settings, "loader")
+        try:
+            runs = {s: RunLog(conn).start(s, "bench") for s in LANDING_TABLES}
+            conn.commit()
+            t0 = time.perf_counter()
+            by_source: dict[str, list] = {}
+            for r in responses:
+                by_source.setdefault(r.source, []).append(r.landing_row())
+            landed = 0
+            for source, rows in by_source.items():
+                landed += Loader(conn).land(runs[source].id, rows).landed
+            loader_s = time.perf_counter() - t0
+        finally:
+            conn.close()
+        if landed != n:
+            raise RuntimeError(f"loader landed {landed} of {n} rows")
+        out["loader_s"] = loader_s
+
+        # LOAD DATA LOCAL INFILE of the same rows (file written beforehand: the server's limit)
+        self.reset()
+        conn = db.connect(settings, "loader", local_infile=True)
+        try:
+            runs = {s: RunLog(conn).start(s, "bench") for s in LANDING_TABLES}
+            conn.commit()
+            files = []
+            t0 = time.perf_counter()
+            for source, rows in by_source.items():
+                path = self.work / f"load_{source}.tsv"
+                wl.write_tsv(path, rows, runs[source].id)
+                files.append((path, LANDING_TABLES[source]))
+            out["load_data_file_prep_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            loaded = 0
+            with conn.cursor() as cur:
+                for path, table in files:
+                    loaded += cur.execute(wl.load_data_sql(path, table))
+            conn.commit()
+            infile_s = time.perf_counter() - t0
+        finally:
+            conn.close()
+        if loaded != n:
+            raise RuntimeError(f"LOAD DATA stored {loaded} of {n} rows")
+        out["load_data_infile_s"] = infile_s
+
+        # the usual way: json_normalize each response, DataFrame.to_sql (SQLAlchemy + PyMySQL)
+        out["to_sql_s"], out["to_sql_flat_rows"] = self._to_sql(responses)
+
+        res = self.results
+        res["load_rows_per_s"] = round(n / loader_s, 1)
+        res["load_mb_per_s"] = round(payload_mb / loader_s, 2)
+        res["load_data_infile_rows_per_s"] = round(n / infile_s, 1)
+        res["load_data_infile_mb_per_s"] = round(payload_mb / infile_s, 2)
+        res["to_sql_rows_per_s"] = round(n / out["to_sql_s"], 1)
+        res["to_sql_mb_per_s"] = round(payload_mb / out["to_sql_s"], 2)
+        res["load_vs_load_data_ratio"] = round(infile_s / loader_s, 3)
+        res["load_vs_to_sql_ratio"] = round(out["to_sql_s"] / loader_s, 2)
+        res["load_detail"] = {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
+
+    def _to_sql(self, responses: list[wl.Response]) -> tuple[float, int]:
+        import pandas as pd
+        import sqlalchemy
+
+        settings = self.settings()
+        admin = db.connect(settings, "admin", database="", autocommit=True)
+        with admin.cursor() as cur:
+            cur.execute("drop database if exists bench_pandas")
+            cur.execute("create database bench_pandas character set utf8mb4")
+        admin.close()
+        url = sqlalchemy.engine.URL.create(
+            "mysql+pymysql",
+            username=settings.admin_user,
+            password=settings.admin_password.get_secret_value() or None,
+            host=settings.db_host,
+            port=settings.db_port,
+            database="bench_pandas",
+            query={"charset": "utf8mb4"},
+        )
+        engine = sqlalchemy.create_engine(url)
+        flat_rows = 0
+        try:
+            t0 = time.perf_counter()
+            frames: dict[str, list] = {}
+            for r in responses:
+                if r.source == "openweather":
+                    df = pd.json_normalize(r.payload["list"], sep="_")
+                    df["weather"] = df["weather"].map(lambda w: w[0]["main"] if w else None)
+                    df["city"] = r.key["city"]
+                    df["fetched_at"] = r.fetched_at.replace(tzinfo=None)
+                    frames.setdefault("weather", []).append(df)
+                elif r.source == "aerodatabox_flights":
+                    df = pd.json_normalize(r.payload.get("arrivals", []), sep="_")
+                    df = df.drop(columns=[c for c in df.columns if df[c].map(type).eq(list).any()])
+                    df["airport_icao"] = r.key["airport_icao"]
+                    df["fetched_at"] = r.fetched_at.replace(tzinfo=None)
+                    frames.setdefault("flights", []).append(df)
+                elif r.source == "aerodatabox_airports":
+                    df = pd.json_normalize(r.payload["items"], sep="_")
+                    df["city"] = r.key["city"]
+                    frames.setdefault("airports", []).append(df)
+            for table, dfs in frames.items():
+                df = pd.concat(dfs, ignore_index=True)
+                flat_rows += len(df)
+                df.to_sql(table, con=engine, if_exists="append", index=False)
+            elapsed = time.perf_counter() - t0
+        finally:
+            engine.dispose()
+        return elapsed, flat_rows
+
+    # -- 2 + 4. end to end on the shared corpus, peak memory ----------------------------
+    def _dbt_available(self) -> str | None:
+        if not any((PROJECT_ROOT / "dbt_project" / "models").rglob("*.sql")):
+            return "dbt_project has no models yet"
+        if find_spec("extract.transform") is None and not (PROJECT_ROOT / "dbt_project" / "profiles.yml").exists():
+            return "neither extract.transform.run_dbt nor dbt_project/profiles.yml exists"
+        return None
+
+    def bench_e2e(self) -> None:
+        """Replay of the shared corpus (fresh process) + dbt build (fresh process), timed apart."""
+        print("[2/5] end to end: replay of the shared corpus + dbt build", flush=True)
+        missing_replay = None if find_spec("extract.pipeline") else "extract.pipeline (replay) does not exist yet"
+        missing_dbt = self._dbt_available()
+        self.reset()
+        res = self.results
+        if missing_dbt is None:
+            # set-up: a full parse, cached as partial_parse.msgpack like the Lambda image's manifest
+            wall, _, _ = self.child("dbt", "parse")
+            res["dbt_full_parse_s"] = round(wall, 2)
+        replay_wall = None
+        if missing_replay:
+            self.not_measured("e2e_replay_s", missing_replay)
+            self.not_measured("peak_rss_mb.extract", missing_replay)
+        else:
+            replay_wall, rss, out = self.child("replay", str(self.recordings))
+            res["replay_s"] = round(replay_wall, 2)
+            res["replay_work_s"] = round(out["replay_s"], 2)
+            res["peak_rss_mb"]["extract"] = round(rss, 1)
+        if missing_dbt:
+            self.not_measured("dbt_startup_s", missing_dbt)
+            self.not_measured("e2e_replay_s", missing_dbt)
+            self.not_measured("peak_rss_mb.dbt", missing_dbt)
+            return
+        build_wall, rss, out = self.child("dbt", "build", check=False)
+        res["dbt_build_s"] = round(build_wall, 2)
+        res["dbt_build_success"] = bool(out.get("success"))
+        res["peak_rss_mb"]["dbt"] = round(rss, 1)
+        # dbt's fixed start-up: a fresh process, parse (partial), connect, select nothing
+        startup = [self.child("dbt", "build", "--select", "tag:bench_selects_nothing")[0] for _ in range(2)]
+        res["dbt_startup_s"] = round(min(startup), 2)
+        res["dbt_work_s"] = round(build_wall - min(startup), 2)
+        if replay_wall is not None:
+            res["e2e_replay_s"] = round(replay_wall + build_wall, 2)
+        if not out.get("success"):
+            res["not_measured"]["dbt_build_note"] = f"dbt build on the shared corpus failed: {out}"
+
+    # -- 3. incremental cost in history -------------------------------------------------
+    def bench_incremental(self) -> None:
+        """dbt build after one new cycle, on top of 1/30/365 days of history."""
+        missing = self._dbt_available()
+        if missing:
+            for days in self.p["inc_days"]:
+                self.results["incremental_build_s"][str(days)] = None
+            self.not_measured("incremental_build_s", missing)
+            return
+        p = self.p
+        t = self.templates
+        cities = t.cities(p["inc_cities"])
+        new_day = 400  # the day of the timed cycle, counted from the recording
+        detail = {}
+        for days in p["inc_days"]:
+            print(f"[3/5] incremental: {len(cities)} cities, {days} days of history", flush=True)
+            self.reset()
+            settings = self.settings()
+            history = t.operation(
+                cities,
+                range(new_day - days, new_day),
+                cycles_per_day=1,
+                slots=p["inc_slots"],
+                max_flights=p["inc_max_flights"],
+            )
+            t0 = time.perf_counter()
+            stats = self._load_history(settings, history)
+            stats["history_load_s"] = round(time.perf_counter() - t0, 2)
+            setup_wall, setup_rss, out = self.child("dbt", "build")
+            stats["setup_build_s"] = round(setup_wall, 2)
+            stats["setup_build_rss_mb"] = round(setup_rss, 1)
+            # one new cycle: every city's forecast (all 40 slots) and the day's boards (all flights)
+            cycle = [t.forecast(c, t.cycle_start(new_day), None) for c in cities]
+            cycle += [t.flight_board(c.airport_icao, new_day + wl._days_after_flights(t)) for c in cities]
+            conn = db.connect(settings, "loader")
+            try:
+                for source in ("openweather", "aerodatabox_flights"):
+                    run = RunLog(conn).start(source, "bench")
+                    conn.commit()
+                    Loader(conn).land(run.id, [r.landing_row() for r in cycle if r.source == source])
+            finally:
+                conn.close()
+            wall, rss, out = self.child("dbt", "build")
+            stats["incremental_build_s"] = round(wall, 2)
+            stats["incremental_build_rss_mb"] = round(rss, 1)
+            self.results["incremental_build_s"][str(days)] = round(wall, 2)
+            detail[str(days)] = stats
+            print(f"      {stats}", flush=True)
+        self.results["incremental_detail"] = detail
+        keys = [str(d) for d in p["inc_days"]]
+        first, last = self.results["incremental_build_s"][keys[0]], self.results["incremental_build_s"][keys[-1]]
+        if first and last:
+            self.results["incremental_ratio"] = round(last / first, 3)
+            startup = self.results.get("dbt_startup_s")
+            if startup and first > startup:
+                self.results["incremental_work_ratio"] = round((last - startup) / (first - startup), 3)
+
+    def _load_history(self, settings: Settings, responses) -> dict:
+        """LOAD DATA the history straight into landing (one TSV per source)."""
+        conn = db.connect(settings, "loader", local_infile=True)
+        stats = {"rows": 0, "payload_mb": 0.0}
+        try:
+            runs = {s: RunLog(conn).start(s, "bench-history") for s in LANDING_TABLES}
+            conn.commit()
+            files = {s: open(self.work / f"history_{s}.tsv", "w", encoding="utf-8", newline="\n") for s in runs}
+            try:
+                for r in responses:
+                    row = r.landing_row()
+                    values = row.values(runs[r.source].id)
+                    files[r.source].write("\t".join(wl._tsv_field(v) for v in values) + "\n")
+                    stats["rows"] += 1
+                    stats["payload_mb"] += len(values[6]) / MB
+            finally:
+                for fh in files.values():
+                    fh.close()
+            with conn.cursor() as cur:
+                for source in runs:
+                    cur.execute(wl.load_data_sql(self.work / f"history_{source}.tsv", LANDING_TABLES[source]))
+            conn.commit()
+        finally:
+            conn.close()
+        stats["payload_mb"] = round(stats["payload_mb"], 1)
+        return stats
+
+    # -- 5. transform Lambda ------------------------------------------------------------
+    def bench_lambda(self) -> None:
+        """The transform handler in a fresh process: first invoke vs warm invoke."""
+        print("[5/5] transform Lambda handler: first vs warm invoke", flush=True)
+        handler = PROJECT_ROOT / "lambda" / "gans_lambda" / "transform_handler.py"
+        if not handler.exists():
+            self.not_measured("lambda_transform_first_s", "lambda/gans_lambda/transform_handler.py does not exist yet")
+            self.not_measured("lambda_transform_warm_s", "lambda/gans_lambda/transform_handler.py does not exist yet")
+            return
+        event = {"select": "source:openweather+"}
+        wall, rss, out = self.child("lambda", json.dumps(event))
+        res = self.results
+        res["lambda_transform_import_s"] = round(out["import_s"], 2)
+        res["lambda_transform_first_s"] = round(out["first_s"], 2)
+        res["lambda_transform_warm_s"] = round(out["warm_s"], 2)
+        res["lambda_transform_rss_mb"] = round(rss, 1)
+        res["lambda_transform_result"] = out.get("first_result")
+
+    # -- driver -------------------------------------------------------------------------
+    def run(self, only: set[str]) -> dict:
+        steps = [("load", self.bench_load), ("e2e", self.bench_e2e), ("incremental", self.bench_incremental),
+                 ("lambda", self.bench_lambda)]  # fmt: skip
+        t0 = time.perf_counter()
+        self.start_server()
+        try:
+            for name, step in steps:
+                if name not in only:
+                    continue
+                try:
+                    step()
+                except Exception as exc:  # a failed item is reported, the others still run
+                    traceback.print_exc()
+                    self.not_measured(name, f"{type(exc).__name__}: {str(exc)[:1500]}")
+        finally:
+            self.stop_server()
+        self.results["bench_wall_s"] = round(time.perf_counter() - t0, 1)
+        return self.results
+
+
+# --------------------------------------------------------------------------------------
+# Report
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "not measured"
+    if isinstance(value, float):
+        value = f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+    return f"{value}{unit}"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "—" if ok is None else ("met" if ok else "**missed**")
+
+
+def markdown(res: dict) -> str:
+    """A short markdown table of the results, each against its reference and target."""
+    rows = []
+    lr, ld, ts = res.get("load_rows_per_s"), res.get("load_data_infile_rows_per_s"), res.get("to_sql_rows_per_s")
+    half = lr / ld if lr and ld else None
+    five = lr / ts if lr and ts else None
+    rows.append(("Loader throughput", f"{_fmt(lr, ' rows/s')} ({_fmt(res.get('load_mb_per_s'), ' MB/s')})", "", ""))
+    rows.append(("LOAD DATA LOCAL INFILE", f"{_fmt(ld, ' rows/s')} ({_fmt(res.get('load_data_infile_mb_per_s'), ' MB/s')})",
+                 f"loader = {_fmt(half)}× LOAD DATA", f"≥ 0.5×: {_verdict(half >= 0.5 if half else None)}"))  # fmt: skip
+    rows.append(("json_normalize + to_sql", f"{_fmt(ts, ' rows/s')} ({_fmt(res.get('to_sql_mb_per_s'), ' MB/s')})",
+                 f"loader = {_fmt(five)}× to_sql", f"≥ 5×: {_verdict(five >= 5 if five else None)}"))  # fmt: skip
+    e2e = res.get("e2e_replay_s")
+    rows.append(("End to end (replay + dbt build)", _fmt(e2e, " s"),
+                 f"replay {_fmt(res.get('replay_s'), ' s')}, dbt build {_fmt(res.get('dbt_build_s'), ' s')}",
+                 f"≤ 20 s: {_verdict(e2e <= 20 if e2e else None)}"))  # fmt: skip
+    rows.append(("dbt fixed start-up (no-op build)", _fmt(res.get("dbt_startup_s"), " s"),
+                 f"dbt real work {_fmt(res.get('dbt_work_s'), ' s')}", ""))  # fmt: skip
+    inc = res.get("incremental_build_s") or {}
+    keys = list(inc)
+    for k in keys:
+        rows.append((f"dbt build after one cycle, {k} d history", _fmt(inc[k], " s"), "", ""))
+    if keys and inc.get(keys[0]) and inc.get(keys[-1]):
+        ratio = inc[keys[-1]] / inc[keys[0]]
+        rows.append((f"incremental {keys[-1]} d / {keys[0]} d", _fmt(ratio, "×"),
+                     f"work only: {_fmt(res.get('incremental_work_ratio'), '×')}",
+                     f"≤ 1.3×: {_verdict(ratio <= 1.3)}"))  # fmt: skip
+    rss = res.get("peak_rss_mb") or {}
+    rows.append(("Peak RSS extract (replay)", _fmt(rss.get("extract"), " MB"), "", ""))
+    rows.append(("Peak RSS dbt (build)", _fmt(rss.get("dbt"), " MB"), "", ""))
+    rows.append(("Transform Lambda first invoke", _fmt(res.get("lambda_transform_first_s"), " s"),
+                 f"imports {_fmt(res.get('lambda_transform_import_s'), ' s')}", ""))  # fmt: skip
+    rows.append(("Transform Lambda warm invoke", _fmt(res.get("lambda_transform_warm_s"), " s"), "", ""))
+    lines = [
+        f"Benchmark ({res.get('profile')}) {res.get('started_at')} on {res.get('cpu_count')} CPUs, {res.get('machine')}",
+        "",
+        "| measure | value | against the reference | target |",
+        "|---|---|---|---|",
+        *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
+    ]
+    if res.get("not_measured"):
+        lines += ["", "Not measured:", *[f"- {k}: {v.splitlines()[0][:300]}" for k, v in res["not_measured"].items()]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point; returns the exit status (0 unless the harness itself failed)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small workloads (under two minutes)")
+    parser.add_argument("--only", default="load,e2e,incremental,lambda", help="comma-separated subset of the items")
+    parser.add_argument("--recordings", type=Path, default=wl.RECORDINGS, help="real recordings (manifest format)")
+    parser.add_argument("--work", type=Path, default=wl.WORK_DIR, help="scratch folder (git-ignored)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.json and latest.md go")
+    args = parser.parse_args(argv)
+    if not (args.recordings / "manifest.jsonl").exists():
+        parser.error(f"no recordings at {args.recordings} (expected manifest.jsonl there)")
+    args.work = args.work.resolve()
+    args.work.mkdir(parents=True, exist_ok=True)
+    bench = Bench("quick" if args.quick else "full", args.recordings.resolve(), args.work)
+    results = bench.run({s.strip() for s in args.only.split(",") if s.strip()})
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    table = markdown(results)
+    (args.out / "latest.md").write_text(table)
+    print()
+    print(table)
+    print(f"written: {args.out / 'latest.json'}, {args.out / 'latest.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

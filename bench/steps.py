@@ -1,0 +1,119 @@
+"""Steps that the benchmark runs in a fresh child process (cold imports, own peak RSS).
+
+``python -m bench.steps replay DIR`` | ``dbt ARG...`` | ``lambda EVENT_JSON``
+
+Each prints one JSON object on its last stdout line with its own timings in seconds
+(``import_s``: module imports; the rest: the work itself). The parent reads the
+child's peak RSS from ``os.wait4``. Connection settings come from the ``GANS_*``
+environment the parent sets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from extract.settings import PROJECT_ROOT
+
+DBT_PROJECT = PROJECT_ROOT / "dbt_project"
+
+
+def _emit(result: dict) -> None:
+    sys.stdout.flush()
+    print(json.dumps(result), flush=True)
+
+
+def step_replay(recordings: str) -> dict:
+    """Land every recording of ``recordings`` through extract.pipeline.replay."""
+    t0 = time.perf_counter()
+    from extract.pipeline import replay
+    from extract.settings import Settings
+
+    t1 = time.perf_counter()
+    summary = replay(Settings(), Path(recordings), trigger="bench", progress=False)
+    t2 = time.perf_counter()
+    return {"import_s": t1 - t0, "replay_s": t2 - t1, "summary": repr(summary)[:500]}
+
+
+def dbt_paths() -> dict:
+    """Target and log paths of the benchmark's dbt runs (git-ignored bench/work)."""
+    work = Path(os.environ.get("GANS_BENCH_WORK", PROJECT_ROOT / "bench" / "work"))
+    return {"target_path": work / "dbt_target", "log_path": work / "dbt_logs"}
+
+
+def step_dbt(args: list[str]) -> dict:
+    """One dbt invocation through extract.transform.run_dbt (dbtRunner if that is absent)."""
+    t0 = time.perf_counter()
+    paths = dbt_paths()
+    try:
+        from extract.settings import Settings
+        from extract.transform import run_dbt
+
+        t1 = time.perf_counter()
+        res = run_dbt(args, Settings(), **paths)
+    except ImportError:
+        from dbt.cli.main import dbtRunner
+
+        t1 = time.perf_counter()
+        res = dbtRunner().invoke(
+            [*args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
+             "--target-path", str(paths["target_path"]), "--log-path", str(paths["log_path"])]
+        )  # fmt: skip
+    t2 = time.perf_counter()
+    nodes = 0
+    try:
+        nodes = len(res.result) if res.result is not None and hasattr(res.result, "__len__") else 0
+    except TypeError:
+        nodes = 0
+    return {"import_s": t1 - t0, "dbt_s": t2 - t1, "success": bool(res.success), "nodes": nodes}
+
+
+def step_lambda(event_json: str) -> dict:
+    """Import the transform handler cold, then invoke it twice in the same process."""
+    t0 = time.perf_counter()
+    lambda_dir = PROJECT_ROOT / "lambda"
+    sys.path.insert(0, str(lambda_dir))
+    from gans_lambda import transform_handler
+
+    t1 = time.perf_counter()
+    event = json.loads(event_json)
+    first = transform_handler.handler(event, None)
+    t2 = time.perf_counter()
+    warm = transform_handler.handler(event, None)
+    t3 = time.perf_counter()
+    return {
+        "import_s": t1 - t0,
+        "first_s": t2 - t1,
+        "warm_s": t3 - t2,
+        "first_result": _short(first),
+        "warm_result": _short(warm),
+    }
+
+
+def _short(value) -> str:
+    try:
+        return json.dumps(value, default=str)[:300]
+    except (TypeError, ValueError):
+        return repr(value)[:300]
+
+
+def main(argv: list[str]) -> int:
+    """Dispatch ``argv[0]`` (replay, dbt, lambda); exit 0 on success, 1 when the work failed."""
+    step, rest = argv[0], argv[1:]
+    if step == "replay":
+        result = step_replay(rest[0])
+    elif step == "dbt":
+        result = step_dbt(rest)
+    elif step == "lambda":
+        result = step_lambda(rest[0])
+    else:
+        raise SystemExit(f"unknown step {step!r}")
+    _emit(result)
+    return 0 if result.get("success", True) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
