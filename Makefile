@@ -58,6 +58,12 @@ lint: setup ## ruff, and the SQL and template linters
 	$(VENV)/bin/ruff check extract tests
 	$(VENV)/bin/ruff format --check extract tests
 
+bench: setup ## benchmark on a throw-away MariaDB (several minutes); writes bench/results/latest.{json,md}
+	$(PY) -m bench.run $(ARGS)
+
+bench-quick: setup ## the benchmark on small workloads (under two minutes)
+	$(PY) -m bench.run --quick $(ARGS)
+
 lock: ## re-resolve requirements.in into requirements.lock (in a scratch venv)
 	rm -rf .local/lockvenv && $(PYTHON) -m venv .local/lockvenv
 	.local/lockvenv/bin/pip install --quiet -r requirements.in
