@@ -1,0 +1,33 @@
+-- Every city known anywhere: the tracked list and every city key in landing.
+-- One row per city_id (the id is derived from the name; see macro city_id).
+with
+
+names as (
+    select {{ as_text('city_name') }} as city_name, 1 as is_tracked from {{ ref('tracked_cities') }}
+    union all
+    select city_name, 0 as is_tracked from {{ ref('stg_openweather__forecasts') }}
+    union all
+    select city_name, 0 as is_tracked from {{ ref('stg_aerodatabox__airports') }}
+    union all
+    select city_name, 0 as is_tracked from {{ ref('stg_wikipedia__city_pages') }}
+),
+
+keyed as (
+    select
+        {{ city_id('city_name') }} as city_id,
+        trim(city_name) as city_name,
+        is_tracked
+    from names
+    where city_name is not null and trim(city_name) <> ''
+)
+
+select
+    city_id,
+    -- the tracked list's spelling first, else the alphabetically first one seen
+    coalesce(
+        min(case when is_tracked = 1 then city_name end),
+        min(city_name)
+    ) as city_name,
+    max(is_tracked) as is_tracked
+from keyed
+group by city_id

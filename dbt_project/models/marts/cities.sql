@@ -1,0 +1,95 @@
+-- One row per city: every tracked city and every city key seen in landing.
+with
+
+city_keys as (
+    select * from {{ ref('int_cities__keys') }}
+),
+
+tracked as (
+    select
+        {{ city_id('city_name') }} as city_id,
+        {{ as_text('country_code') }} as country_code,
+        latitude,
+        longitude,
+        {{ as_text('timezone') }} as timezone
+    from {{ ref('tracked_cities') }}
+),
+
+wikipedia as (
+    select * from {{ ref('int_wikipedia__latest_city_pages') }}
+),
+
+population as (
+    select * from {{ ref('int_wikipedia__current_populations') }}
+),
+
+forecast_meta as (
+    -- the latest forecast's country code and request coordinates, for untracked cities
+    select
+        city_id,
+        country_code,
+        latitude,
+        longitude
+    from (
+        select
+            forecasts.city_id,
+            {{ json_text('landing.payload', '$.city.country') }} as country_code,
+            cast(json_extract(landing.request_params, '$.lat') as decimal(9, 6)) as latitude,
+            cast(json_extract(landing.request_params, '$.lon') as decimal(9, 6)) as longitude,
+            row_number() over (
+                partition by forecasts.city_id
+                order by forecasts.fetched_at_utc desc, forecasts.landing_id desc
+            ) as recency_rank
+        from (
+            select distinct city_id, landing_id, fetched_at_utc
+            from {{ ref('stg_openweather__forecasts') }}
+        ) as forecasts
+        inner join {{ source('gans_raw', 'openweather_forecasts') }} as landing
+            on forecasts.landing_id = landing.id
+    ) as ranked
+    where recency_rank = 1
+),
+
+fetched as (
+    select city_id, max(fetched_at_utc) as fetched_at_utc
+    from (
+        select city_id, fetched_at_utc from {{ ref('stg_wikipedia__city_pages') }}
+        union all
+        select city_id, fetched_at_utc from {{ ref('stg_openweather__forecasts') }}
+        union all
+        select city_id, fetched_at_utc from {{ ref('stg_aerodatabox__airports') }}
+    ) as all_fetches
+    group by city_id
+),
+
+countries as (
+    select
+        {{ as_text('country_code') }} as country_code,
+        {{ as_text('country_name') }} as country_name
+    from {{ ref('countries') }}
+)
+
+select
+    city_keys.city_id,
+    city_keys.city_name,
+    coalesce(tracked.country_code, forecast_meta.country_code) as country_code,
+    coalesce(wikipedia.country, countries.country_name) as country,
+    cast(coalesce(tracked.latitude, wikipedia.latitude, forecast_meta.latitude) as decimal(9, 6)) as latitude,
+    cast(coalesce(tracked.longitude, wikipedia.longitude, forecast_meta.longitude) as decimal(9, 6)) as longitude,
+    tracked.timezone,
+    city_keys.is_tracked,
+    population.population,
+    population.population_as_of,
+    population.population_as_of_precision,
+    population.figure_type as population_figure_type,
+    wikipedia.revision_id as wikipedia_revision_id,
+    wikipedia.page_url as wikipedia_page_url,
+    fetched.fetched_at_utc as updated_at
+from city_keys
+left join tracked on city_keys.city_id = tracked.city_id
+left join wikipedia on city_keys.city_id = wikipedia.city_id
+left join population on city_keys.city_id = population.city_id
+left join forecast_meta on city_keys.city_id = forecast_meta.city_id
+left join fetched on city_keys.city_id = fetched.city_id
+left join countries
+    on coalesce(tracked.country_code, forecast_meta.country_code) = countries.country_code

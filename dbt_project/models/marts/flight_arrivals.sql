@@ -1,0 +1,60 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='flight_key',
+    )
+}}
+-- One row per arriving flight number at a board's airport and scheduled UTC time,
+-- from the latest board fetch that listed it. Overlapping windows and repeated
+-- fetches collapse to one row; codeshares stay separate rows (their own flight
+-- numbers) marked by codeshare_status. Incremental like weather_forecasts.
+with
+
+new_flights as (
+    select
+        *,
+        {{ as_text("concat_ws('|', airport_icao, flight_number, date_format(scheduled_arrival_utc, '%Y-%m-%dT%H:%iZ'))") }}
+            as flight_key,
+        row_number() over (
+            partition by airport_icao, flight_number, scheduled_arrival_utc
+            order by fetched_at_utc desc, landing_id desc, board_index
+        ) as recency_rank
+    from {{ ref('stg_aerodatabox__flights') }}
+    where scheduled_arrival_utc is not null
+        {{ incremental_landing_filter('loaded_at_utc') }}
+)
+
+select
+    new_flights.flight_key,
+    new_flights.airport_icao,
+    new_flights.flight_number,
+    new_flights.scheduled_arrival_utc,
+    new_flights.scheduled_arrival_local,
+    new_flights.scheduled_arrival_utc_offset_min,
+    new_flights.revised_arrival_utc,
+    new_flights.runway_arrival_utc,
+    new_flights.status,
+    new_flights.origin_airport_icao,
+    new_flights.origin_airport_iata,
+    new_flights.origin_airport_name,
+    new_flights.airline_name,
+    new_flights.airline_iata,
+    new_flights.airline_icao,
+    new_flights.aircraft_model,
+    new_flights.is_cargo,
+    new_flights.codeshare_status,
+    new_flights.fetched_at_utc,
+    new_flights.landing_id,
+    new_flights.loaded_at_utc as landing_loaded_at
+from new_flights
+{% if is_incremental() -%}
+left join {{ this }} as held on new_flights.flight_key = held.flight_key
+{%- endif %}
+where new_flights.recency_rank = 1
+{%- if is_incremental() %}
+    and (
+        held.flight_key is null
+        or (new_flights.fetched_at_utc, new_flights.landing_id) >= (held.fetched_at_utc, held.landing_id)
+    )
+{%- endif %}

@@ -1,0 +1,62 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['city_id', 'forecast_at_utc'],
+    )
+}}
+-- One row per city and 3-hour forecast slot: the latest forecast fetched for it.
+-- Incremental: reads only landing rows loaded since the newest row held (minus a
+-- lookback); a slot is replaced only by a forecast fetched at least as late.
+with
+
+new_slots as (
+    select
+        *,
+        row_number() over (
+            partition by city_id, forecast_at_utc
+            order by fetched_at_utc desc, landing_id desc
+        ) as recency_rank
+    from {{ ref('stg_openweather__forecasts') }}
+    where 1 = 1
+        {{ incremental_landing_filter('loaded_at_utc') }}
+)
+
+select
+    new_slots.city_id,
+    new_slots.forecast_at_utc,
+    new_slots.fetched_at_utc,
+    new_slots.temperature_c,
+    new_slots.feels_like_c,
+    new_slots.temperature_min_c,
+    new_slots.temperature_max_c,
+    new_slots.humidity_pct,
+    new_slots.pressure_hpa,
+    new_slots.wind_speed_m_s,
+    new_slots.wind_gust_m_s,
+    new_slots.wind_direction_deg,
+    new_slots.precipitation_probability,
+    new_slots.rain_3h_mm,
+    new_slots.snow_3h_mm,
+    new_slots.cloudiness_pct,
+    new_slots.visibility_m,
+    new_slots.condition_id,
+    new_slots.condition_name as `condition`,
+    new_slots.condition_description,
+    new_slots.part_of_day,
+    new_slots.units_requested,
+    new_slots.landing_id,
+    new_slots.loaded_at_utc as landing_loaded_at
+from new_slots
+{% if is_incremental() -%}
+left join {{ this }} as held
+    on new_slots.city_id = held.city_id
+    and new_slots.forecast_at_utc = held.forecast_at_utc
+{%- endif %}
+where new_slots.recency_rank = 1
+{%- if is_incremental() %}
+    and (
+        held.city_id is null
+        or (new_slots.fetched_at_utc, new_slots.landing_id) >= (held.fetched_at_utc, held.landing_id)
+    )
+{%- endif %}

@@ -1,0 +1,121 @@
+-- One row per arriving flight on each fetched AeroDataBox FIDS board (arrivals only).
+-- Flat (scheduledTimeUtc, 2022) and nested (scheduledTime.utc, 2024 on) time fields
+-- are coalesced; keys left out by the API come out NULL. Flight numbers are kept as
+-- on the board ("FR 1143"). A 204 response (payload {}) yields no rows.
+with
+
+landing as (
+    select
+        id as landing_id,
+        {{ as_text("upper(" ~ json_text('request_key', '$.airport_icao') ~ ")") }} as airport_icao,
+        {{ json_text('request_key', '$.from_local') }} as window_from_local,
+        {{ json_text('request_key', '$.to_local') }} as window_to_local,
+        fetched_at as fetched_at_utc,
+        loaded_at as loaded_at_utc,
+        payload
+    from {{ source('gans_raw', 'aerodatabox_flights') }}
+    where http_status in (200, 204)
+),
+
+arrivals as (
+    select
+        landing.landing_id,
+        landing.airport_icao,
+        landing.window_from_local,
+        landing.window_to_local,
+        landing.fetched_at_utc,
+        landing.loaded_at_utc,
+        flight.board_index,
+        flight.flight_number,
+        flight.call_sign,
+        flight.status,
+        flight.codeshare_status,
+        flight.is_cargo,
+        flight.aircraft_model,
+        flight.aircraft_registration,
+        flight.airline_name,
+        flight.airline_iata,
+        flight.airline_icao,
+        flight.origin_icao,
+        flight.origin_iata,
+        flight.origin_name,
+        flight.terminal,
+        coalesce(flight.sched_utc_nested, flight.sched_utc_flat) as scheduled_utc_text,
+        coalesce(flight.sched_local_nested, flight.sched_local_flat) as scheduled_local_text,
+        coalesce(flight.revised_utc_nested, flight.revised_utc_flat) as revised_utc_text,
+        coalesce(flight.revised_local_nested, flight.revised_local_flat) as revised_local_text,
+        coalesce(flight.runway_utc_nested, flight.runway_utc_flat) as runway_utc_text
+    from landing
+    cross join json_table(
+        landing.payload, '$.arrivals[*]' columns (
+            board_index for ordinality,
+            flight_number varchar(32) path '$.number',
+            call_sign varchar(32) path '$.callSign',
+            status varchar(32) path '$.status',
+            codeshare_status varchar(32) path '$.codeshareStatus',
+            is_cargo varchar(8) path '$.isCargo',
+            aircraft_model varchar(255) path '$.aircraft.model',
+            aircraft_registration varchar(32) path '$.aircraft.reg',
+            airline_name varchar(255) path '$.airline.name',
+            airline_iata varchar(8) path '$.airline.iata',
+            airline_icao varchar(8) path '$.airline.icao',
+            origin_icao varchar(8) path '$.departure.airport.icao',
+            origin_iata varchar(8) path '$.departure.airport.iata',
+            origin_name varchar(255) path '$.departure.airport.name',
+            terminal varchar(32) path '$.arrival.terminal',
+            sched_utc_nested varchar(32) path '$.arrival.scheduledTime.utc',
+            sched_utc_flat varchar(32) path '$.arrival.scheduledTimeUtc',
+            sched_local_nested varchar(32) path '$.arrival.scheduledTime.local',
+            sched_local_flat varchar(32) path '$.arrival.scheduledTimeLocal',
+            revised_utc_nested varchar(32) path '$.arrival.revisedTime.utc',
+            revised_utc_flat varchar(32) path '$.arrival.revisedTimeUtc',
+            revised_local_nested varchar(32) path '$.arrival.revisedTime.local',
+            revised_local_flat varchar(32) path '$.arrival.revisedTimeLocal',
+            runway_utc_nested varchar(32) path '$.arrival.runwayTime.utc',
+            runway_utc_flat varchar(32) path '$.arrival.runwayTimeUtc'
+        )
+    ) as flight
+),
+
+typed as (
+    select
+        *,
+        {{ adb_local('scheduled_local_text') }} as scheduled_local,
+        {{ adb_offset_minutes('scheduled_local_text') }} as scheduled_offset_min,
+        {{ adb_utc('scheduled_utc_text') }} as scheduled_utc
+    from arrivals
+)
+
+select
+    landing_id,
+    board_index,
+    airport_icao,
+    str_to_date(window_from_local, '%Y-%m-%dT%H:%i') as window_from_local,
+    str_to_date(window_to_local, '%Y-%m-%dT%H:%i') as window_to_local,
+    fetched_at_utc,
+    loaded_at_utc,
+    {{ as_text('flight_number') }} as flight_number,
+    -- UTC as served; when only the local time was served, local minus its offset
+    coalesce(
+        scheduled_utc, timestampadd(minute, -scheduled_offset_min, scheduled_local)
+    ) as scheduled_arrival_utc,
+    scheduled_local as scheduled_arrival_local,
+    scheduled_offset_min as scheduled_arrival_utc_offset_min,
+    {{ adb_utc('revised_utc_text') }} as revised_arrival_utc,
+    {{ adb_local('revised_local_text') }} as revised_arrival_local,
+    {{ adb_utc('runway_utc_text') }} as runway_arrival_utc,
+    {{ as_text('status') }} as status,
+    {{ as_text('codeshare_status') }} as codeshare_status,
+    case lower(is_cargo) when 'true' then 1 when 'false' then 0 end as is_cargo,
+    {{ as_text('upper(origin_icao)') }} as origin_airport_icao,
+    {{ as_text('upper(origin_iata)') }} as origin_airport_iata,
+    {{ as_text('origin_name') }} as origin_airport_name,
+    {{ as_text('airline_name') }} as airline_name,
+    {{ as_text('airline_iata') }} as airline_iata,
+    {{ as_text('airline_icao') }} as airline_icao,
+    {{ as_text('call_sign') }} as call_sign,
+    {{ as_text('aircraft_model') }} as aircraft_model,
+    {{ as_text('aircraft_registration') }} as aircraft_registration,
+    {{ as_text('terminal') }} as arrival_terminal
+from typed
+where flight_number is not null
