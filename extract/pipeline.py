@@ -1,0 +1,672 @@
+"""Extraction runs: live (:func:`extract`) and from recordings (:func:`replay`), with one code path for landing.
+
+Both produce, per source, one ``extract_runs`` row (trigger ``cli``, ``replay``, ``lambda``, ...)
+and a :class:`Summary`. Each response goes through the same steps:
+
+1. counted as a request, and written to the ``--record`` folder when one is given;
+2. checked and parsed by its source module (:mod:`extract.sources`): a non-200 status
+   (204 is fine for flights), an unparseable page or JSON missing keys is written to
+   ``extract_errors`` with the body, and the run carries on with the other keys;
+3. landed in batches through :class:`extract.loader.Loader` (idempotent: landing the same
+   response twice stores it once). When a batch cannot be landed (database gone), the
+   error is recorded if the database still answers, and the batch's responses are
+   written to a spool folder in the manifest format (default ``.local/spool/<UTC timestamp>/``)
+   so that ``replay`` can land them later; the error message names the folder.
+
+Live order: wikipedia, openweather, aerodatabox_airports, aerodatabox_flights. The
+flights of the airports found in the same call are fetched; when only
+``aerodatabox_flights`` is asked for, the airports come from the latest
+``aerodatabox_airports`` landing row of each city.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import requests
+
+from extract import db
+from extract.cities import City, load_cities, select_cities
+from extract.http import HttpClient, HttpError, redact
+from extract.loader import SOURCES, LandingRow, Loader, LoadError
+from extract.recording import Recorder, read_manifest
+from extract.runlog import Run, RunLog
+from extract.settings import LOCAL_DIR, Settings
+from extract.sources import Fetched, ParseError, RequestSpec, aerodatabox, openweather, parser_for, wikipedia
+
+log = logging.getLogger(__name__)
+
+#: settings each source needs before any request is made
+REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
+    "wikipedia": wikipedia.REQUIRED_SETTINGS,
+    "openweather": openweather.REQUIRED_SETTINGS,
+    "aerodatabox_airports": aerodatabox.REQUIRED_SETTINGS,
+    "aerodatabox_flights": aerodatabox.REQUIRED_SETTINGS,
+}
+#: default base URLs per API; ``extract(base_urls=...)`` overrides them (tests use a local server)
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "wikipedia": wikipedia.DEFAULT_BASE_URL,
+    "openweather": openweather.DEFAULT_BASE_URL,
+    "aerodatabox": "https://" + aerodatabox.DEFAULT_HOST,
+}
+
+
+# --------------------------------------------------------------------------------------
+# Summary
+
+
+@dataclass
+class SourceResult:
+    """What one source did in one call: its run id, counters and final status.
+
+    ``status`` is ``succeeded``, ``failed`` or ``skipped`` (idempotency key seen before;
+    then ``run_id`` is None and nothing was fetched).
+    """
+
+    source: str
+    run_id: int | None
+    requests: int = 0
+    landed: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    status: str = "running"
+    messages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Summary:
+    """Per-source results of an :func:`extract` or :func:`replay` call, and any spool folders written."""
+
+    results: list[SourceResult] = field(default_factory=list)
+    spool_dirs: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no source had an error."""
+        return all(r.errors == 0 and r.status != "failed" for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when :attr:`ok`, else 1."""
+        return 0 if self.ok else 1
+
+    def result(self, source: str) -> SourceResult:
+        """The result of ``source``; KeyError when it did not take part."""
+        for r in self.results:
+            if r.source == source:
+                return r
+        raise KeyError(source)
+
+    def table(self):
+        """A :class:`rich.table.Table` with one line per source and a total line."""
+        from rich.table import Table
+
+        table = Table(title="Extraction summary")
+        for name, justify in [
+            ("source", "left"),
+            ("run", "right"),
+            ("requests", "right"),
+            ("landed", "right"),
+            ("duplicates", "right"),
+            ("errors", "right"),
+            ("status", "left"),
+        ]:
+            table.add_column(name, justify=justify)
+        for r in self.results:
+            style = {"failed": "red", "skipped": "yellow"}.get(r.status, "green")
+            table.add_row(
+                r.source,
+                "-" if r.run_id is None else str(r.run_id),
+                str(r.requests),
+                str(r.landed),
+                str(r.duplicates),
+                str(r.errors),
+                f"[{style}]{r.status}[/{style}]",
+            )
+        total = [sum(getattr(r, f) for r in self.results) for f in ("requests", "landed", "duplicates", "errors")]
+        table.add_section()
+        table.add_row("total", "", *map(str, total), "ok" if self.ok else "[red]failed[/red]")
+        return table
+
+    def render(self, console=None) -> None:
+        """Print :meth:`table` (and the spool folders, if any) on ``console`` (a rich Console; stdout by default)."""
+        from rich.console import Console
+
+        console = console or Console()
+        console.print(self.table())
+        for folder in self.spool_dirs:
+            console.print(f"[yellow]unlanded responses kept in {folder}: land them with `replay {folder}`[/yellow]")
+
+
+# --------------------------------------------------------------------------------------
+# Progress
+
+
+class _Progress:
+    """A rich progress bar per source on a terminal, or plain log lines."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._progress = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+            )
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def start(self, source: str, total: int | None) -> None:
+        if self._progress is not None:
+            self._tasks[source] = self._progress.add_task(source, total=total)
+        else:
+            log.info("%s: %s requests", source, "?" if total is None else total)
+
+    def total(self, source: str, total: int) -> None:
+        if self._progress is not None and source in self._tasks:
+            self._progress.update(self._tasks[source], total=total)
+
+    def advance(self, source: str, label: str) -> None:
+        if self._progress is not None and source in self._tasks:
+            self._progress.advance(self._tasks[source])
+        else:
+            log.info("%s: %s", source, label)
+
+
+# --------------------------------------------------------------------------------------
+# One source's run: parse, batch, land, spool
+
+
+class _SourceRun:
+    """The run of one source: counts requests, records errors, lands rows in batches, spools on failure."""
+
+    def __init__(
+        self,
+        source: str,
+        runlog: RunLog,
+        loader: Loader,
+        run: Run,
+        *,
+        recorder: Recorder | None,
+        spool: _Spool,
+        batch_size: int,
+        replay_dir: Path | None = None,
+    ):
+        self.source = source
+        self.runlog = runlog
+        self.loader = loader
+        self.run = run
+        self.recorder = recorder
+        self.spool = spool
+        self.batch_size = max(1, batch_size)
+        self.replay_dir = replay_dir
+        self.result = SourceResult(source, run.id)
+        self._batch: list[tuple[Fetched, list[LandingRow]]] = []
+
+    def error(
+        self,
+        key: dict | None,
+        error_type: str,
+        message: str,
+        http_status: int | None = None,
+        body: bytes | str | None = None,
+    ) -> None:
+        """Record an error in ``extract_errors`` (if the database answers) and count it."""
+        message = redact(message)
+        self.result.messages.append(message)
+        try:
+            self.runlog.error(self.run, key, error_type, message, http_status=http_status, body=body)
+        except Exception as exc:  # database gone: the count and the log line remain
+            if self.run.counters.errors == 0:
+                self.run.counters.errors += 1
+            log.error("%s %s: %s: %s (not recorded in extract_errors: %s)", self.source, key, error_type, message, exc)
+
+    def handle(self, fetched: Fetched) -> list[LandingRow]:
+        """Count, record, parse and queue one response; returns its landing rows ([] on error)."""
+        self.run.counters.requests += 1
+        if self.recorder is not None:
+            try:
+                self.recorder.record(fetched)
+            except OSError as exc:
+                self.error(fetched.key, "RecordError", f"could not write the recording: {exc}")
+        ok_statuses = (200, 204) if self.source == "aerodatabox_flights" else (200,)
+        if fetched.status not in ok_statuses:
+            self.error(
+                fetched.key,
+                "HttpStatus",
+                f"HTTP {fetched.status} from {fetched.url}",
+                http_status=fetched.status,
+                body=fetched.body,
+            )
+            return []
+        try:
+            rows = parser_for(self.source)(fetched)
+        except ParseError as exc:
+            self.error(fetched.key, "ParseError", str(exc), http_status=fetched.status, body=fetched.body)
+            return []
+        self._batch.append((fetched, rows))
+        if len(self._batch) >= self.batch_size:
+            self.flush()
+        return rows
+
+    def fetch_failed(self, spec: RequestSpec, exc: Exception) -> None:
+        """Count a request that got no response (connection error, timeout) and record the error."""
+        self.run.counters.requests += 1
+        self.error(spec.key, type(exc).__name__, str(exc))
+
+    def flush(self) -> None:
+        """Land the queued rows in one transaction; on failure spool the responses and record the error."""
+        if not self._batch:
+            return
+        batch, self._batch = self._batch, []
+        rows = [row for _, rows in batch for row in rows]
+        try:
+            result = self.loader.land(self.run.id, rows)
+        except LoadError as exc:
+            if self.replay_dir is not None:
+                where = f"the recordings stay in {self.replay_dir}; replay it again once the database is back"
+            else:
+                folder = self.spool.write([fetched for fetched, _ in batch])
+                where = (
+                    f"the {len(batch)} responses were written to {folder}; "
+                    f"land them with `python -m extract replay {folder}`"
+                    if folder
+                    else "the responses could not be spooled either"
+                )
+            keys = [fetched.key for fetched, _ in batch]
+            self.error(
+                keys[0] if len(keys) == 1 else None,
+                "LoadError",
+                f"batch of {len(rows)} rows not landed ({exc}); {where}",
+                body=json.dumps(keys, ensure_ascii=False),
+            )
+            return
+        self.run.counters.rows_landed += result.landed
+        self.run.counters.rows_duplicate += result.duplicates
+
+    def finish(self) -> SourceResult:
+        """Flush, close the run in ``extract_runs`` and return the result."""
+        self.flush()
+        try:
+            status = self.runlog.finish(self.run)
+        except Exception as exc:
+            log.error("%s: could not close run %s: %s", self.source, self.run.id, exc)
+            status = "failed"
+            if self.run.counters.errors == 0:
+                self.run.counters.errors += 1
+        c = self.run.counters
+        self.result.requests, self.result.landed = c.requests, c.rows_landed
+        self.result.duplicates, self.result.errors = c.rows_duplicate, c.errors
+        self.result.status = status
+        log.info(
+            "%s: run %s %s: %d requests, %d landed, %d duplicates, %d errors",
+            self.source,
+            self.run.id,
+            status,
+            c.requests,
+            c.rows_landed,
+            c.rows_duplicate,
+            c.errors,
+        )
+        return self.result
+
+
+class _Spool:
+    """Lazily created spool folder for responses that could not be landed."""
+
+    def __init__(self, root: Path | None, summary: Summary):
+        self.root = root
+        self.summary = summary
+        self._recorder: Recorder | None = None
+
+    def write(self, fetched: Sequence[Fetched]) -> Path | None:
+        try:
+            if self._recorder is None:
+                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+                base = self.root if self.root is not None else LOCAL_DIR / "spool"
+                folder = base / stamp
+                self._recorder = Recorder(folder, note="spooled: not landed because the database failed")
+                self.summary.spool_dirs.append(folder)
+            for item in fetched:
+                self._recorder.record(item)
+            return self._recorder.directory
+        except OSError as exc:
+            log.error("could not spool %d unlanded responses: %s", len(fetched), exc)
+            return None
+
+
+# --------------------------------------------------------------------------------------
+# Windows and airports
+
+
+def default_window(zone: ZoneInfo, today: date | None = None) -> tuple[datetime, datetime]:
+    """The coming day in ``zone``: tomorrow 00:00 to the day after 00:00 local (aware datetimes)."""
+    today = today or datetime.now(zone).date()
+    start = datetime.combine(today + timedelta(days=1), time(0, 0), tzinfo=zone)
+    end = datetime.combine(today + timedelta(days=2), time(0, 0), tzinfo=zone)
+    return start, end
+
+
+def latest_airports(conn, cities: Iterable[City]) -> dict[str, list[dict[str, Any]]]:
+    """City name -> airports (``[{"icao", "timezone"}]``) of the latest ``aerodatabox_airports`` row per city.
+
+    Cities without any landing row are absent from the result.
+    """
+    wanted = {c.name for c in cities}
+    found: dict[str, list[dict[str, Any]]] = {}
+    with conn.cursor() as cur:
+        cur.execute("select request_key, payload from aerodatabox_airports order by fetched_at, id")
+        for key_json, payload_json in cur.fetchall():
+            city = json.loads(key_json).get("city")
+            if city in wanted:
+                try:
+                    found[city] = aerodatabox.airport_icaos(json.loads(payload_json))
+                except ParseError:
+                    continue
+    conn.commit()
+    return found
+
+
+def _flight_specs(
+    airports_by_city: Mapping[str, list[dict[str, Any]]],
+    cities: Sequence[City],
+    window: tuple[datetime, datetime] | None,
+    base_url: str,
+    direction: str,
+) -> list[RequestSpec]:
+    specs: list[RequestSpec] = []
+    seen: set[str] = set()
+    for city in cities:
+        for airport in airports_by_city.get(city.name, []):
+            icao = airport["icao"]
+            if icao in seen:
+                continue
+            seen.add(icao)
+            try:
+                zone = ZoneInfo(airport.get("timezone") or city.timezone)
+            except (ValueError, KeyError):
+                zone = city.zone
+            start, end = window if window is not None else default_window(zone)
+            for from_local, to_local in aerodatabox.split_window(start, end, zone):
+                specs.append(aerodatabox.flights_request(icao, from_local, to_local, base_url, direction))
+    return specs
+
+
+# --------------------------------------------------------------------------------------
+# Live extraction
+
+
+def _fetch(client: HttpClient, spec: RequestSpec) -> Fetched:
+    response = client.get(spec.url, spec.params)
+    return Fetched(
+        source=spec.source,
+        key=spec.key,
+        method=spec.method,
+        url=spec.url,
+        params=response.params,
+        fetched_at=response.fetched_at,
+        status=response.status,
+        content_type=response.content_type,
+        body=response.body,
+    )
+
+
+def _check_sources(sources: Iterable[str]) -> list[str]:
+    asked = list(dict.fromkeys(sources))
+    unknown = [s for s in asked if s not in SOURCES]
+    if unknown:
+        raise ValueError(f"unknown source(s) {', '.join(unknown)}; expected some of {', '.join(SOURCES)}")
+    return [s for s in SOURCES if s in asked]
+
+
+def make_clients(
+    settings: Settings,
+    sources: Sequence[str],
+    *,
+    base_urls: Mapping[str, str] | None = None,
+    session_factory: Callable[[], requests.Session] | None = None,
+    http_options: Mapping[str, Any] | None = None,
+) -> dict[str, HttpClient]:
+    """One :class:`HttpClient` per API needed by ``sources`` (``wikipedia``, ``openweather``, ``aerodatabox``).
+
+    Keys and rates come from ``settings``; ``base_urls`` overrides the API roots;
+    ``http_options`` are extra :class:`HttpClient` arguments (tests: ``sleep``, ``backoff_factor``).
+    """
+    urls = {**DEFAULT_BASE_URLS, **(base_urls or {})}
+    if "aerodatabox" not in (base_urls or {}):
+        urls["aerodatabox"] = "https://" + settings.aerodatabox_host
+    common: dict[str, Any] = {"timeout": settings.http_timeout_s, "max_retries": settings.http_max_retries}
+    common.update(http_options or {})
+
+    def session() -> requests.Session | None:
+        return session_factory() if session_factory is not None else None
+
+    wikipedia_rate = common.pop("wikipedia_rate_per_minute", 120)
+    clients: dict[str, HttpClient] = {}
+    if "wikipedia" in sources:
+        clients["wikipedia"] = HttpClient(
+            "wikipedia",
+            base_url=urls["wikipedia"],
+            headers={"User-Agent": settings.wikipedia_user_agent, "Accept": "text/html"},
+            rate_per_minute=wikipedia_rate,
+            session=session(),
+            **common,
+        )
+    if "openweather" in sources:
+        clients["openweather"] = HttpClient(
+            "openweather",
+            base_url=urls["openweather"],
+            secret_params={"appid": settings.openweather_api_key.get_secret_value()},
+            headers={"Accept": "application/json"},
+            rate_per_minute=settings.openweather_rate_per_minute,
+            session=session(),
+            **common,
+        )
+    if "aerodatabox_airports" in sources or "aerodatabox_flights" in sources:
+        clients["aerodatabox"] = HttpClient(
+            "aerodatabox",
+            base_url=urls["aerodatabox"],
+            headers={
+                **aerodatabox.auth_headers(settings.aerodatabox_api_key.get_secret_value(), settings.aerodatabox_host),
+                "Accept": "application/json",
+            },
+            rate_per_minute=settings.aerodatabox_rate_per_minute,
+            session=session(),
+            **common,
+        )
+    return clients
+
+
+def extract(
+    settings: Settings,
+    *,
+    sources: Iterable[str] = SOURCES,
+    cities: Iterable[str] | None = None,
+    window: tuple[datetime, datetime] | None = None,
+    record_dir: str | Path | None = None,
+    trigger: str = "cli",
+    idempotency_key: str | None = None,
+    progress: bool = False,
+    session_factory: Callable[[], requests.Session] | None = None,
+    base_urls: Mapping[str, str] | None = None,
+    direction: str = "Arrival",
+    http_options: Mapping[str, Any] | None = None,
+    spool_dir: str | Path | None = None,
+    batch_size: int = 10,
+) -> Summary:
+    """Fetch the tracked cities (or those named in ``cities``) live and land the responses.
+
+    - ``sources``: any of :data:`extract.loader.SOURCES` (run in that order);
+    - ``window``: aware ``(start, end)`` for flights, split per airport into local windows
+      of at most 12 h; default: the coming day in each airport's (else city's) time zone;
+    - ``record_dir``: also write every response there in the manifest format (keys stripped);
+    - ``idempotency_key``: a source whose run with this key already succeeded is skipped;
+    - ``base_urls``: ``{"wikipedia"|"openweather"|"aerodatabox": root URL}`` overrides;
+    - ``direction``: FIDS direction, ``Arrival`` (default), ``Departure`` or ``Both``;
+    - ``spool_dir``: where unlanded batches go (default ``.local/spool``).
+
+    Raises :class:`extract.settings.MissingSettingError` (naming the env var) before any
+    request when a needed API key is empty, :class:`extract.cities.CitiesError` for a bad
+    cities file or unknown city, and the driver's error when the database cannot be reached
+    at the start. Everything after that is recorded per key and reported in the :class:`Summary`.
+    """
+    chosen_sources = _check_sources(sources)
+    for source in chosen_sources:
+        settings.require(*REQUIRED_SETTINGS[source])
+    if direction not in aerodatabox.DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(aerodatabox.DIRECTIONS)}")
+    if window is not None and (window[0].tzinfo is None or window[1].tzinfo is None or window[0] >= window[1]):
+        raise ValueError("window must be two timezone-aware datetimes, start before end")
+    chosen = select_cities(load_cities(settings.cities_file), cities)
+    urls = {**DEFAULT_BASE_URLS, "aerodatabox": "https://" + settings.aerodatabox_host, **(base_urls or {})}
+    clients = make_clients(
+        settings, chosen_sources, base_urls=base_urls, session_factory=session_factory, http_options=http_options
+    )
+    recorder = Recorder(record_dir) if record_dir is not None else None
+    summary = Summary()
+    spool = _Spool(Path(spool_dir) if spool_dir is not None else None, summary)
+    conn = db.connect(settings, "loader")
+    runlog, loader = RunLog(conn), Loader(conn)
+    airports_found: dict[str, list[dict[str, Any]]] = {}
+    try:
+        with _Progress(progress) as bar:
+            for source in chosen_sources:
+                if idempotency_key is not None and runlog.already_succeeded(source, idempotency_key):
+                    log.info("%s: a run with idempotency key %s already succeeded; skipped", source, idempotency_key)
+                    summary.results.append(SourceResult(source, None, status="skipped"))
+                    continue
+                run = runlog.start(source, trigger, idempotency_key)
+                job = _SourceRun(source, runlog, loader, run, recorder=recorder, spool=spool, batch_size=batch_size)
+                client = clients["aerodatabox" if source.startswith("aerodatabox") else source]
+                if source == "wikipedia":
+                    specs = [wikipedia.page_request(c.name, c.wikipedia_title, urls["wikipedia"]) for c in chosen]
+                elif source == "openweather":
+                    specs = [
+                        openweather.forecast_request(
+                            c.name, c.latitude, c.longitude, settings.openweather_units, urls["openweather"]
+                        )
+                        for c in chosen
+                    ]
+                elif source == "aerodatabox_airports":
+                    specs = [
+                        aerodatabox.airports_request(
+                            c.name,
+                            c.latitude,
+                            c.longitude,
+                            settings.airport_radius_km,
+                            settings.airport_limit,
+                            urls["aerodatabox"],
+                        )
+                        for c in chosen
+                    ]
+                else:
+                    if "aerodatabox_airports" in chosen_sources:
+                        by_city = airports_found
+                    else:
+                        by_city = latest_airports(conn, chosen)
+                    for city in chosen:
+                        if city.name not in by_city:
+                            job.error(
+                                {"city": city.name},
+                                "NoAirports",
+                                f"no aerodatabox_airports data for {city.name}: run aerodatabox_airports first",
+                            )
+                    specs = _flight_specs(by_city, chosen, window, urls["aerodatabox"], direction)
+                bar.start(source, len(specs))
+                for spec in specs:
+                    try:
+                        fetched = _fetch(client, spec)
+                    except HttpError as exc:
+                        job.fetch_failed(spec, exc)
+                    else:
+                        rows = job.handle(fetched)
+                        if source == "aerodatabox_airports" and rows:
+                            airports_found[spec.key["city"]] = aerodatabox.airport_icaos(rows[0].payload)
+                    bar.advance(source, json.dumps(spec.key, ensure_ascii=False))
+                summary.results.append(job.finish())
+    finally:
+        for client in clients.values():
+            client.close()
+        try:
+            conn.close()
+        except Exception:
+            log.debug("closing the connection failed", exc_info=True)
+    return summary
+
+
+# --------------------------------------------------------------------------------------
+# Replay
+
+
+def replay(
+    settings: Settings,
+    recordings_dir: str | Path,
+    *,
+    sources: Iterable[str] | None = None,
+    trigger: str = "replay",
+    progress: bool = False,
+    batch_size: int = 10,
+) -> Summary:
+    """Land every recording of ``recordings_dir/manifest.jsonl`` with its recorded ``fetched_at`` and status.
+
+    Recordings are processed per source (in :data:`SOURCES` order), each in ``fetched_at``
+    order, through the same parsers and loader as live runs; replaying twice lands
+    nothing new (all duplicates). ``sources`` limits the replay; a source asked for
+    explicitly gets a run even with no recordings. Raises :class:`FileNotFoundError` without
+    a manifest, :class:`extract.recording.ManifestError` on a malformed line and
+    :class:`ValueError` for an unknown source in the manifest — all before anything is landed.
+    """
+    directory = Path(recordings_dir)
+    asked = _check_sources(sources) if sources is not None else None
+    entries = read_manifest(directory, set(asked) if asked is not None else None)
+    unknown = sorted({e.source for e in entries} - set(SOURCES))
+    if unknown:
+        raise ValueError(f"{directory}: unknown source(s) in the manifest: {', '.join(unknown)}")
+    by_source: dict[str, list] = {}
+    for entry in entries:
+        by_source.setdefault(entry.source, []).append(entry)
+    chosen = asked if asked is not None else [s for s in SOURCES if s in by_source]
+    summary = Summary()
+    conn = db.connect(settings, "loader")
+    runlog, loader = RunLog(conn), Loader(conn)
+    spool = _Spool(None, summary)
+    try:
+        with _Progress(progress) as bar:
+            for source in chosen:
+                todo = by_source.get(source, [])
+                run = runlog.start(source, trigger)
+                job = _SourceRun(
+                    source, runlog, loader, run, recorder=None, spool=spool, batch_size=batch_size, replay_dir=directory
+                )
+                bar.start(source, len(todo))
+                for entry in todo:
+                    try:
+                        fetched = entry.to_fetched()
+                    except OSError as exc:
+                        job.run.counters.requests += 1
+                        job.error(entry.key, "MissingBody", f"line {entry.line}: cannot read {entry.body}: {exc}")
+                    else:
+                        job.handle(fetched)
+                    bar.advance(source, f"{entry.body} ({entry.fetched_at:%Y-%m-%dT%H:%M:%SZ})")
+                summary.results.append(job.finish())
+    finally:
+        try:
+            conn.close()
+        except Exception:
+            log.debug("closing the connection failed", exc_info=True)
+    return summary
