@@ -39,36 +39,34 @@ def step_replay(recordings: str) -> dict:
 
 
 def dbt_paths() -> dict:
-    """Target and log paths of the benchmark's dbt runs (git-ignored bench/work)."""
+    """Target, log and profiles folders of the benchmark's dbt runs (under the git-ignored work folder)."""
     work = Path(os.environ.get("GANS_BENCH_WORK", PROJECT_ROOT / "bench" / "work"))
-    return {"target_path": work / "dbt_target", "log_path": work / "dbt_logs"}
+    return {"target_path": work / "dbt_target", "log_path": work / "dbt_logs", "profiles_dir": work / "dbt_profiles"}
 
 
 def step_dbt(args: list[str]) -> dict:
-    """One dbt invocation through extract.transform.run_dbt (dbtRunner if that is absent)."""
+    """One dbt invocation through extract.transform.run_dbt (dbtRunner in this process)."""
     t0 = time.perf_counter()
-    paths = dbt_paths()
-    try:
-        from extract.settings import Settings
-        from extract.transform import run_dbt
+    from extract.settings import Settings
+    from extract.transform import run_dbt
 
-        t1 = time.perf_counter()
-        res = run_dbt(args, Settings(), **paths)
-    except ImportError:
-        from dbt.cli.main import dbtRunner
-
-        t1 = time.perf_counter()
-        res = dbtRunner().invoke(
-            [*args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
-             "--target-path", str(paths["target_path"]), "--log-path", str(paths["log_path"])]
-        )  # fmt: skip
+    t1 = time.perf_counter()
+    res = run_dbt(args, Settings(), **dbt_paths())
     t2 = time.perf_counter()
-    nodes = 0
-    try:
-        nodes = len(res.result) if res.result is not None and hasattr(res.result, "__len__") else 0
-    except TypeError:
-        nodes = 0
-    return {"import_s": t1 - t0, "dbt_s": t2 - t1, "success": bool(res.success), "nodes": nodes}
+    nodes = len(res.result) if isinstance(getattr(res, "result", None), list | tuple) else None
+    if nodes is None and hasattr(res.result, "results"):
+        nodes = len(res.result.results)
+    failed = []
+    if hasattr(res.result, "results"):
+        failed = [str(r.node.unique_id) for r in res.result.results if str(r.status) in ("error", "fail")]
+    return {
+        "import_s": t1 - t0,
+        "dbt_s": t2 - t1,
+        "success": bool(res.success),
+        "nodes": nodes,
+        "failed": failed[:20],
+        "exception": repr(res.exception)[:500] if res.exception else None,
+    }
 
 
 def step_lambda(event_json: str) -> dict:

@@ -104,7 +104,11 @@ class Templates:
         for entry in manifest:
             if entry["source"] == "openweather" and entry["fetched_at"].startswith(_FORECAST_DAY):
                 body = json.loads((self.dir / entry["body"]).read_text(encoding="utf-8"))
-                self.forecasts[entry["key"]["city"]] = (body, parse_utc(entry["fetched_at"]), entry["request"]["params"])
+                self.forecasts[entry["key"]["city"]] = (
+                    body,
+                    parse_utc(entry["fetched_at"]),
+                    entry["request"]["params"],
+                )
         if not self.forecasts:
             raise ValueError(f"no OpenWeather recordings of {_FORECAST_DAY} in {self.dir}")
         self.airports = json.loads((self.dir / _AIRPORTS_BODY).read_text(encoding="utf-8"))
@@ -153,9 +157,7 @@ class Templates:
         new_list = []
         for slot in items:
             dt = slot["dt"] + shift
-            new_list.append(
-                {**slot, "dt": dt, "dt_txt": datetime.fromtimestamp(dt, UTC).strftime("%Y-%m-%d %H:%M:%S")}
-            )
+            new_list.append({**slot, "dt": dt, "dt_txt": datetime.fromtimestamp(dt, UTC).strftime("%Y-%m-%d %H:%M:%S")})
         c = body["city"]
         payload = {
             **body,
@@ -185,7 +187,13 @@ class Templates:
             countryCode=city.country_code,
         )
         payload = {"searchBy": {"lat": city.latitude, "lon": city.longitude}, "count": 1, "items": [item]}
-        params = {"lat": city.latitude, "lon": city.longitude, "radiusKm": 50, "limit": 10, "withFlightInfoOnly": "true"}
+        params = {
+            "lat": city.latitude,
+            "lon": city.longitude,
+            "radiusKm": 50,
+            "limit": 10,
+            "withFlightInfoOnly": "true",
+        }
         return Response("aerodatabox_airports", {"city": city.name}, params, fetched_at, payload)
 
     def flight_board(self, airport_icao: str, day_shift: int, max_flights: int | None = None) -> Response:
@@ -286,7 +294,9 @@ def _tsv_field(value: Any) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S.%f")
     text = str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r").replace("\0", "\\0")
+    return (
+        text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r").replace("\0", "\\0")
+    )
 
 
 def write_tsv(path: Path, rows: Iterable[LandingRow], run_id: int) -> tuple[int, int]:
@@ -305,7 +315,9 @@ def write_tsv(path: Path, rows: Iterable[LandingRow], run_id: int) -> tuple[int,
     return count, payload
 
 
-LOAD_COLUMNS = "run_id, request_key, request_key_sha256, request_params, fetched_at, http_status, payload, payload_sha256"
+LOAD_COLUMNS = (
+    "run_id, request_key, request_key_sha256, request_params, fetched_at, http_status, payload, payload_sha256"
+)
 
 
 def load_data_sql(path: Path, table: str) -> str:
