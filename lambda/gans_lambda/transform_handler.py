@@ -1,0 +1,232 @@
+"""Lambda entry point of the transform: one dbt command (default ``build``) run in-process.
+
+Runs in the container image built from ``lambda/Dockerfile``. The dbt project is
+read-only there (``/var/task/dbt_project``); dbt's target and log folders, and the
+generated ``profiles.yml``, live under ``GANS_DBT_WORK_DIR`` (default ``/tmp/dbt``).
+The image build ran ``dbt parse`` (``python -m gans_lambda.transform_handler --bake DIR``)
+and kept its target folder at ``GANS_DBT_BAKED_TARGET`` (default ``/var/task/dbt_target``);
+on a cold start its ``partial_parse.msgpack`` is copied into the /tmp target folder, so dbt
+reuses the parsed manifest instead of parsing the project again (about 2 s saved). The
+parse is only reusable when the connection keys (host, port, user, schema) are the ones
+of the build: the template gives the database a fixed private DNS name for that reason.
+
+Events (JSON):
+
+- direct: ``{"select": "tracked_cities source:gans_raw.openweather_forecasts+",
+  "command": "build", "exclude": null, "full_refresh": false}``; every field is
+  optional (``{}`` builds everything: seeds, models, tests);
+- a Lambda destination record of the extract function (``requestContext``,
+  ``requestPayload``, ``responsePayload``): the ``transform`` object of the extract
+  function's result says what to build; when that extraction landed no new row
+  (a re-delivered event, or unchanged data), nothing is run, unless the record's
+  transform says ``"force": true``.
+
+Returns a JSON summary (command, success, node statuses, rows per mart, how the
+project was parsed). Raises :class:`TransformFailed` when dbt failed (a model or a
+test erred, or dbt could not run), so the invocation counts as an error: Lambda
+retries it and then sends it to the dead-letter queue, and the errors alarm fires.
+Tests that only warn do not fail the run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gans_lambda import aws_secrets
+
+log = logging.getLogger(__name__)
+log.setLevel(logging.INFO)
+
+TASK_ROOT = Path(os.environ.get("LAMBDA_TASK_ROOT", Path(__file__).resolve().parent.parent))
+#: dbt commands an event may ask for
+COMMANDS = frozenset({"build", "run", "test", "seed", "snapshot"})
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+class TransformFailed(RuntimeError):
+    """dbt ran and something failed, or dbt could not run; the message lists what."""
+
+
+class BadTransformEvent(ValueError):
+    """The event asks for something the handler does not do; the message says what."""
+
+
+def _paths() -> dict[str, Path]:
+    work = Path(os.environ.get("GANS_DBT_WORK_DIR", "/tmp/dbt"))
+    return {
+        "project": Path(os.environ.get("GANS_DBT_PROJECT_DIR", TASK_ROOT / "dbt_project")),
+        "baked": Path(os.environ.get("GANS_DBT_BAKED_TARGET", TASK_ROOT / "dbt_target")),
+        "work": work,
+        "target": work / "target",
+        "logs": work / "logs",
+        "profiles": work / "profiles",
+    }
+
+
+def plan(event: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What to run for ``event``: ``{"command", "select", "exclude", "full_refresh"}``, or None to skip.
+
+    Raises :class:`BadTransformEvent` for an unknown command or a malformed field.
+    """
+    event = event or {}
+    if "requestPayload" in event or "responsePayload" in event:  # Lambda destination record
+        response = event.get("responsePayload") or {}
+        if not isinstance(response, dict):
+            raise BadTransformEvent("destination record without a JSON object responsePayload")
+        spec = response.get("transform")
+        if not spec:
+            return None
+        if not isinstance(spec, dict):
+            raise BadTransformEvent("responsePayload.transform must be an object")
+        if not spec.get("force") and not response.get("landed"):
+            return None
+    else:
+        spec = event
+    command = spec.get("command", "build")
+    if command not in COMMANDS:
+        raise BadTransformEvent(f"command {command!r} is not one of {sorted(COMMANDS)}")
+    for name in ("select", "exclude"):
+        if spec.get(name) is not None and not isinstance(spec[name], str):
+            raise BadTransformEvent(f"{name} must be a string of dbt selectors")
+    return {
+        "command": command,
+        "select": spec.get("select") or None,
+        "exclude": spec.get("exclude") or None,
+        "full_refresh": bool(spec.get("full_refresh", False)),
+    }
+
+
+def dbt_args(step: dict[str, Any]) -> list[str]:
+    """dbt command-line arguments of a :func:`plan` result."""
+    args = [step["command"]]
+    if step["select"]:
+        args += ["--select", *step["select"].split()]
+    if step["exclude"]:
+        args += ["--exclude", *step["exclude"].split()]
+    if step["full_refresh"] and step["command"] in ("build", "run", "seed"):
+        args.append("--full-refresh")
+    return args
+
+
+def prepare_work_dirs(paths: dict[str, Path]) -> bool:
+    """Create the writable folders; seed the target folder with the baked parse once per container.
+
+    Returns True when ``partial_parse.msgpack`` was copied now (a cold start).
+    """
+    for name in ("target", "logs", "profiles"):
+        paths[name].mkdir(parents=True, exist_ok=True)
+    baked = paths["baked"] / PARTIAL_PARSE_FILE
+    if baked.exists() and not (paths["target"] / PARTIAL_PARSE_FILE).exists():
+        shutil.copy2(baked, paths["target"] / PARTIAL_PARSE_FILE)
+        return True
+    return False
+
+
+def _parse_events(log_file: Path, offset: int) -> dict[str, Any]:
+    """How dbt parsed, from the JSON lines it wrote to ``log_file`` after ``offset``."""
+    found: dict[str, Any] = {"parse": "unknown"}
+    try:
+        with open(log_file, encoding="utf-8", errors="replace") as fh:
+            fh.seek(offset)
+            for line in fh:
+                try:
+                    info = json.loads(line).get("info", {})
+                except ValueError:
+                    continue
+                name = info.get("name")
+                if name == "UnableToPartialParse":
+                    found = {"parse": "full", "parse_reason": info.get("msg", "")}
+                elif name in ("PartialParsingSkipParsing", "PartialParsingEnabled") and found["parse"] != "full":
+                    found = {"parse": "partial"}
+    except OSError:
+        pass
+    return found
+
+
+def run(step: dict[str, Any], settings=None) -> dict[str, Any]:
+    """Run :func:`plan`'s ``step`` with dbt in-process; return the summary (raises :class:`TransformFailed`)."""
+    from extract.transform import run_dbt, summarize
+
+    paths = _paths()
+    cold = prepare_work_dirs(paths)
+    os.environ["DBT_LOG_FORMAT_FILE"] = "json"
+    log_file = paths["logs"] / "dbt.log"
+    offset = log_file.stat().st_size if log_file.exists() else 0
+    settings = settings if settings is not None else aws_secrets.load_settings()
+    args = dbt_args(step)
+    started = time.monotonic()
+    result = run_dbt(
+        args,
+        settings,
+        project_dir=paths["project"],
+        target_path=paths["target"],
+        log_path=paths["logs"],
+        profiles_dir=paths["profiles"],
+    )
+    try:
+        summary = summarize(result, settings)
+    except Exception as exc:  # counting rows is a nicety: report dbt's outcome anyway
+        summary = summarize(result)
+        summary.failures.append(f"rows not counted: {type(exc).__name__}")
+    report = {
+        "command": args,
+        "success": bool(result.success),
+        "statuses": {kind: dict(counts) for kind, counts in summary.statuses.items()},
+        "mart_rows": summary.mart_rows,
+        "failures": summary.failures,
+        "cold_start": cold,
+        "elapsed_s": round(time.monotonic() - started, 1),
+        **_parse_events(log_file, offset),
+    }
+    log.info("dbt %s", json.dumps(report))
+    if not result.success:
+        raise TransformFailed(f"dbt {' '.join(args)} failed: " + "; ".join(summary.failures or ["see the log"]))
+    return report
+
+
+def handler(event: dict[str, Any] | None, context: Any = None) -> dict[str, Any]:
+    """Lambda entry point: run what ``event`` asks for (see the module docstring)."""
+    step = plan(event)
+    if step is None:
+        log.info("nothing to transform: the extraction landed no new rows")
+        return {"skipped": True, "reason": "the extraction landed no new rows"}
+    return run(step)
+
+
+def bake(target_dir: Path) -> None:
+    """Image build step: ``dbt parse`` the project into ``target_dir`` (kept in the image).
+
+    Uses the same profile, connection keys and project path as the function will, and
+    does not connect to the database. Raises :class:`TransformFailed` if parsing fails.
+    """
+    from extract.settings import Settings
+    from extract.transform import run_dbt
+
+    paths = _paths()
+    target_dir = Path(target_dir)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    paths["profiles"].mkdir(parents=True, exist_ok=True)
+    result = run_dbt(
+        ["parse"],
+        Settings(),
+        project_dir=paths["project"],
+        target_path=target_dir,
+        log_path=paths["logs"],
+        profiles_dir=paths["profiles"],
+    )
+    if not result.success or not (target_dir / PARTIAL_PARSE_FILE).exists():
+        raise TransformFailed(f"dbt parse failed: {result.exception}")
+
+
+if __name__ == "__main__":  # python -m gans_lambda.transform_handler --bake /var/task/dbt_target
+    if len(sys.argv) == 3 and sys.argv[1] == "--bake":
+        bake(Path(sys.argv[2]))
+    else:
+        sys.exit("usage: python -m gans_lambda.transform_handler --bake TARGET_DIR")

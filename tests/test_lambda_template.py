@@ -1,0 +1,212 @@
+"""The SAM template (lambda/template.yaml): cfn-lint clean, schedules, targets, DLQ, least-privilege IAM.
+
+The template is read with cfn-lint's own decoder (it understands !Ref, !Sub, !GetAtt, ...),
+so the assertions see the same structure CloudFormation does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cfnlint.api import lint
+from cfnlint.decode import decode
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "lambda" / "template.yaml"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    decoded, errors = decode(str(TEMPLATE))
+    assert not errors, errors
+    return decoded
+
+
+def _resources(template: dict, kind: str) -> dict[str, dict]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def _refers_to(value, name: str) -> bool:
+    """True when the intrinsic ``value`` is a Ref/GetAtt (or !Sub) of resource ``name``."""
+    if isinstance(value, dict):
+        if value.get("Ref") == name:
+            return True
+        getatt = value.get("Fn::GetAtt")
+        if getatt is not None:
+            target = getatt[0] if isinstance(getatt, list) else str(getatt).split(".")[0]
+            return target == name
+        sub = value.get("Fn::Sub")
+        if sub is not None:
+            text = sub if isinstance(sub, str) else sub[0]
+            return "${" + name + "}" in text or "${" + name + "." in text
+    return False
+
+
+def test_cfn_lint_is_clean():
+    matches = lint(TEMPLATE.read_text(), regions=["eu-central-1"])
+    assert [str(m) for m in matches] == []
+
+
+def test_transform_is_sam(template):
+    assert template["Transform"] == "AWS::Serverless-2016-10-31"
+
+
+EXPECTED_SCHEDULES = {
+    # sources -> the cron fields that give the cadence
+    ("openweather",): "*/3",  # every 3 hours
+    ("aerodatabox_flights",): "* * ? *",  # daily
+    ("aerodatabox_airports",): "MON",  # weekly
+    ("wikipedia",): "1 * ? *",  # monthly, on the 1st
+}
+
+
+def test_schedules_cover_every_source_with_their_cadence(template):
+    schedules = _resources(template, "AWS::Scheduler::Schedule")
+    seen = {}
+    for schedule in schedules.values():
+        target_input = json.loads(schedule["Properties"]["Target"]["Input"]["Fn::Sub"])
+        seen[tuple(target_input["sources"])] = schedule["Properties"]["ScheduleExpression"]
+    assert set(seen) == set(EXPECTED_SCHEDULES)
+    for sources, fragment in EXPECTED_SCHEDULES.items():
+        assert seen[sources].startswith("cron("), seen[sources]
+        assert fragment in seen[sources], (sources, seen[sources])
+
+
+def test_schedules_run_in_berlin_time_with_retries_and_dead_letter_queue(template):
+    schedules = _resources(template, "AWS::Scheduler::Schedule")
+    assert len(schedules) == 4
+    for name, schedule in schedules.items():
+        props = schedule["Properties"]
+        assert props["ScheduleExpressionTimezone"] == "Europe/Berlin", name
+        target = props["Target"]
+        assert _refers_to(target["Arn"], "ExtractFunction"), name
+        assert _refers_to(target["RoleArn"], "SchedulerRole"), name
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1, name
+        assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] >= 60, name
+        assert _refers_to(target["DeadLetterConfig"]["Arn"], "DeadLetterQueue"), name
+        assert template["Resources"]["DeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
+
+
+def test_schedule_inputs_carry_the_scheduler_context_and_a_transform(template):
+    for name, schedule in _resources(template, "AWS::Scheduler::Schedule").items():
+        text = schedule["Properties"]["Target"]["Input"]["Fn::Sub"]
+        payload = json.loads(text)
+        assert payload["scheduled_time"] == "<aws.scheduler.scheduled-time>", name
+        assert payload["execution_id"] == "<aws.scheduler.execution-id>", name
+        assert payload["schedule"].startswith("${AWS::StackName}-"), name
+        source_table = {
+            "openweather": "openweather_forecasts",
+            "aerodatabox_flights": "aerodatabox_flights",
+            "aerodatabox_airports": "aerodatabox_airports",
+            "wikipedia": "wikipedia_city_pages",
+        }[payload["sources"][0]]
+        assert f"source:gans_raw.{source_table}+" in payload["transform"]["select"].split(), name
+    flights = _resources(template, "AWS::Scheduler::Schedule")["FlightsSchedule"]
+    assert json.loads(flights["Properties"]["Target"]["Input"]["Fn::Sub"])["window"] == "coming_day"
+
+
+def test_transform_follows_a_successful_extraction_and_failures_are_dead_lettered(template):
+    functions = _resources(template, "AWS::Serverless::Function")
+    extract_cfg = functions["ExtractFunction"]["Properties"]["EventInvokeConfig"]
+    assert _refers_to(extract_cfg["DestinationConfig"]["OnSuccess"]["Destination"], "TransformFunction")
+    assert extract_cfg["DestinationConfig"]["OnSuccess"]["Type"] == "Lambda"
+    for name in ("ExtractFunction", "TransformFunction"):
+        on_failure = functions[name]["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+        assert on_failure["Type"] == "SQS"
+        assert _refers_to(on_failure["Destination"], "DeadLetterQueue")
+
+
+def test_functions_shape(template):
+    functions = _resources(template, "AWS::Serverless::Function")
+    extract_fn = functions["ExtractFunction"]["Properties"]
+    assert extract_fn["Handler"] == "gans_lambda.extract_handler.handler"
+    assert extract_fn["Runtime"] == "python3.11"
+    transform_fn = functions["TransformFunction"]
+    assert transform_fn["Properties"]["PackageType"] == "Image"
+    assert transform_fn["Metadata"]["Dockerfile"] == "Dockerfile"
+    # the handler modules the template names exist
+    for fn in functions.values():
+        handler = fn["Properties"].get("Handler")
+        if handler:
+            module = handler.rsplit(".", 1)[0].replace(".", "/") + ".py"
+            assert (TEMPLATE.parent / module).exists(), handler
+    # the functions reach the database: VPC config everywhere, secrets named in the environment
+    assert "VpcConfig" in template["Globals"]["Function"]
+    assert "GANS_DB_SECRET_LOADER" in extract_fn["Environment"]["Variables"]
+    assert "GANS_API_KEYS_SECRET" in extract_fn["Environment"]["Variables"]
+    assert "GANS_DB_SECRET_DBT" in transform_fn["Properties"]["Environment"]["Variables"]
+
+
+def test_database_is_mysql_8_private_and_encrypted(template):
+    database = template["Resources"]["Database"]
+    assert database["Condition"] == "MakeDatabase"
+    props = database["Properties"]
+    assert props["Engine"] == "mysql"
+    assert str(props["EngineVersion"]).startswith("8.")
+    assert props["PubliclyAccessible"] is False
+    assert props["StorageEncrypted"] is True
+    assert props["ManageMasterUserPassword"] is True
+    assert "ExistingDbEndpoint" in template["Parameters"]
+
+
+def test_secrets_generate_passwords(template):
+    secrets = _resources(template, "AWS::SecretsManager::Secret")
+    generated = [s for s in secrets.values() if "GenerateSecretString" in s["Properties"]]
+    assert len(generated) == 3
+    for secret in generated:
+        assert secret["Properties"]["GenerateSecretString"]["GenerateStringKey"] == "password"
+    assert "ApiKeysSecret" in secrets
+
+
+def _statements(template):
+    for name, role in _resources(template, "AWS::IAM::Role").items():
+        for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+            yield name, statement
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                yield name, statement
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_iam_statement_grants_a_wildcard_action(template):
+    statements = list(_statements(template))
+    assert len(statements) > 10
+    for role, statement in statements:
+        for action in _as_list(statement.get("Action", [])):
+            assert isinstance(action, str), (role, action)
+            assert action != "*", (role, statement)
+            assert not action.endswith(":*"), (role, statement)
+            assert "*" not in action, (role, statement)
+        assert "NotAction" not in statement, (role, statement)
+
+
+def test_wildcard_resources_only_for_vpc_network_interfaces(template):
+    for role, statement in _statements(template):
+        if "*" in _as_list(statement.get("Resource", [])):
+            assert all(a.startswith("ec2:") for a in _as_list(statement["Action"])), (role, statement)
+
+
+def test_functions_use_the_explicit_roles_and_no_managed_policies(template):
+    for name, fn in _resources(template, "AWS::Serverless::Function").items():
+        assert "Role" in fn["Properties"], name
+        assert "Policies" not in fn["Properties"], name
+    for name, role in _resources(template, "AWS::IAM::Role").items():
+        assert "ManagedPolicyArns" not in role["Properties"], name
+
+
+def test_alarms_on_function_errors_and_dead_letter_depth(template):
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    watched = set()
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        dims = {d["Name"]: d["Value"] for d in props["Dimensions"]}
+        if props["MetricName"] == "Errors":
+            watched.update(n for n in ("ExtractFunction", "TransformFunction") if _refers_to(dims["FunctionName"], n))
+        if props["MetricName"] == "ApproximateNumberOfMessagesVisible":
+            assert _refers_to(dims["QueueName"], "DeadLetterQueue")
+            watched.add("DeadLetterQueue")
+    assert watched == {"ExtractFunction", "TransformFunction", "DeadLetterQueue"}
