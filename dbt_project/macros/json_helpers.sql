@@ -61,13 +61,15 @@
 
 {#
   In incremental runs: keep only landing rows loaded after the newest row the
-  model holds, minus a lookback (var incremental_lookback_hours) for late loads.
+  model holds, minus a lookback (var incremental_lookback_hours) for late loads and
+  for transactions that commit out of loaded_at order. Re-read rows are harmless:
+  the marts keep the latest fetch per key either way.
   `column` is the staging column with the landing loaded_at; the model stores it
   as landing_loaded_at.
 #}
 {% macro incremental_landing_filter(column='loaded_at_utc') -%}
     {%- if is_incremental() %}
-        and {{ column }} >= (
+        and {{ column }} > (
             select timestampadd(
                 hour, -{{ var('incremental_lookback_hours') }},
                 coalesce(max(landing_loaded_at), cast('1970-01-01 00:00:00' as datetime))
