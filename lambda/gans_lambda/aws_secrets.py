@@ -108,7 +108,7 @@ def settings_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
         if not secret_id:
             continue
         value = get_secret_json(secret_id)
-        if not value.get("password"):
+        if not isinstance(value.get("password"), str):
             raise SecretFormatError(f"secret {secret_id} has no 'password'")
         overrides[f"{role}_password"] = SecretStr(str(value["password"]))
         if value.get("username"):

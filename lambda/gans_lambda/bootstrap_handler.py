@@ -30,7 +30,7 @@ def handler(event: dict[str, Any] | None = None, context: Any = None) -> dict[st
     from extract import db
 
     settings = aws_secrets.load_settings()
-    settings.require("admin_password", "loader_password", "dbt_password", "analyst_password")
+    settings.require("loader_password", "dbt_password", "analyst_password")
     before = _applied(settings)
     db.bootstrap(settings)
     after = _applied(settings)
