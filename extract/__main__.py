@@ -1,0 +1,5 @@
+"""``python -m extract``: the command line of :mod:`extract.cli`."""
+
+from extract.cli import main
+
+main()

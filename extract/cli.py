@@ -1,0 +1,197 @@
+"""Command line: ``python -m extract`` or ``gans-extract``.
+
+Commands (``--help`` on each):
+
+- ``run``: live extraction of the tracked cities (or ``--cities``), their airports and the
+  flights of those airports for a window (default: the coming day, local time), for all
+  sources or ``--sources``; ``--record DIR`` also writes every response to DIR in the
+  manifest format (keys stripped);
+- ``replay DIR``: lands every recording of ``DIR/manifest.jsonl`` in ``fetched_at`` order.
+
+A progress bar per source when stdout is a terminal, plain log lines (stderr) otherwise;
+the summary table at the end; exit status 0 only when nothing failed (1 when a source had
+errors, 1 with a message for bad input such as a missing API key, before any request).
+
+The click group :data:`cli` is the place for further commands (``dbt``, ``pipeline``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from extract.loader import SOURCES
+
+log = logging.getLogger("extract.cli")
+
+
+def _split(values: tuple[str, ...]) -> list[str] | None:
+    """``--x a --x b,c`` -> ``["a", "b", "c"]``; None when not given."""
+    items = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    return items or None
+
+
+def _instant(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date-time (e.g. 2024-05-08T00:00+02:00)", param_hint=name
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _setup_logging(verbose: int, tty: bool) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if (verbose or not tty) else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if verbose < 2:
+        logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def _finish(summary) -> None:
+    from rich.console import Console
+
+    # off a terminal rich assumes 80 columns; the table needs a little more
+    summary.render(Console() if sys.stdout.isatty() else Console(width=120))
+    sys.exit(summary.exit_code)
+
+
+def _settings():
+    from extract.settings import get_settings
+
+    return get_settings()
+
+
+def _known_errors():
+    import pymysql
+
+    from extract.cities import CitiesError
+    from extract.recording import ManifestError
+    from extract.settings import MissingSettingError
+
+    return (MissingSettingError, CitiesError, ManifestError, FileNotFoundError, ValueError, pymysql.err.MySQLError)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log lines (-v: info, -vv: debug with HTTP details).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """Gans data platform: extract Wikipedia, OpenWeather and AeroDataBox into the landing tables.
+
+    Settings come from the environment and .env (GANS_*, OPENWEATHER_API_KEY, AERODATABOX_API_KEY, ...).
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["tty"] = sys.stdout.isatty()
+    _setup_logging(verbose, ctx.obj["tty"])
+
+
+SOURCES_HELP = f"Sources to run (repeat or comma-separate): {', '.join(SOURCES)}. Default: all."
+
+
+@cli.command()
+@click.option("--sources", "sources", multiple=True, metavar="NAME[,NAME]", help=SOURCES_HELP)
+@click.option(
+    "--cities", "cities", multiple=True, metavar="CITY[,CITY]", help="Only these tracked cities. Default: all."
+)
+@click.option(
+    "--from",
+    "start",
+    metavar="DATETIME",
+    help="Start of the flights window, ISO 8601 (naive = UTC). Default: the coming day 00:00, local time.",
+)
+@click.option("--to", "end", metavar="DATETIME", help="End of the flights window; split into pieces of at most 12 h.")
+@click.option(
+    "--record",
+    "record_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write every response to DIR in the manifest format (API keys stripped).",
+)
+@click.option(
+    "--direction",
+    type=click.Choice(["Arrival", "Departure", "Both"]),
+    default="Arrival",
+    show_default=True,
+    help="Flights direction.",
+)
+@click.option("--idempotency-key", help="Skip sources whose run with this key already succeeded.")
+@click.option(
+    "--spool-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where responses that could not be landed are kept (default .local/spool/<timestamp>/).",
+)
+@click.option(
+    "--base-url",
+    "base_urls",
+    multiple=True,
+    hidden=True,
+    metavar="API=URL",
+    help="Override an API root (wikipedia, openweather, aerodatabox), e.g. for a local fake in tests.",
+)
+@click.pass_context
+def run(ctx, sources, cities, start, end, record_dir, direction, idempotency_key, spool_dir, base_urls) -> None:
+    """Fetch the tracked cities live and land the responses.
+
+    Order: wikipedia, openweather, aerodatabox_airports, aerodatabox_flights. With only
+    aerodatabox_flights, the airports are those of the latest landed airport searches.
+    Exit status 0 only when nothing failed.
+    """
+    from extract.pipeline import extract
+
+    window_start, window_end = _instant(start, "--from"), _instant(end, "--to")
+    if (window_start is None) != (window_end is None):
+        raise click.UsageError("--from and --to go together")
+    window = (window_start, window_end) if window_start is not None else None
+    roots = {}
+    for item in base_urls:
+        api, sep, url = item.partition("=")
+        if not sep or api not in ("wikipedia", "openweather", "aerodatabox"):
+            raise click.BadParameter(f"{item!r}: expected API=URL", param_hint="--base-url")
+        roots[api] = url
+    try:
+        summary = extract(
+            _settings(),
+            sources=_split(sources) or SOURCES,
+            cities=_split(cities),
+            window=window,
+            record_dir=record_dir,
+            trigger="cli",
+            idempotency_key=idempotency_key,
+            progress=ctx.obj["tty"],
+            direction=direction,
+            spool_dir=spool_dir,
+            base_urls=roots or None,
+        )
+    except _known_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    _finish(summary)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--sources", "sources", multiple=True, metavar="NAME[,NAME]", help=SOURCES_HELP)
+@click.pass_context
+def replay(ctx, directory: Path, sources) -> None:
+    """Land every recording of DIRECTORY/manifest.jsonl, in fetched_at order.
+
+    Uses the recorded fetched_at and status and the same parsing and loading as live
+    runs; replaying the same directory twice lands nothing new. Exit status 0 only when
+    nothing failed.
+    """
+    from extract.pipeline import replay as do_replay
+
+    try:
+        summary = do_replay(_settings(), directory, sources=_split(sources), progress=ctx.obj["tty"])
+    except _known_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    _finish(summary)
+
+
+def main() -> None:
+    """Entry point of ``gans-extract`` and ``python -m extract``."""
+    cli(obj={})
