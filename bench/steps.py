@@ -1,6 +1,6 @@
 """Steps that the benchmark runs in a fresh child process (cold imports, own peak RSS).
 
-``python -m bench.steps replay DIR`` | ``dbt ARG...`` | ``lambda EVENT_JSON``
+``python -m bench.steps replay DIR`` | ``dbt ARG...`` | ``lambda-bake DIR`` | ``lambda EVENT_JSON``
 
 Each prints one JSON object on its last stdout line with its own timings in seconds
 (``import_s``: module imports; the rest: the work itself). The parent reads the
@@ -69,11 +69,20 @@ def step_dbt(args: list[str]) -> dict:
     }
 
 
+def step_lambda_bake(target_dir: str) -> dict:
+    """The image build's ``dbt parse`` into ``target_dir`` (the shipped manifest)."""
+    t0 = time.perf_counter()
+    sys.path.insert(0, str(PROJECT_ROOT / "lambda"))
+    from gans_lambda import transform_handler
+
+    transform_handler.bake(Path(target_dir))
+    return {"bake_s": time.perf_counter() - t0}
+
+
 def step_lambda(event_json: str) -> dict:
     """Import the transform handler cold, then invoke it twice in the same process."""
     t0 = time.perf_counter()
-    lambda_dir = PROJECT_ROOT / "lambda"
-    sys.path.insert(0, str(lambda_dir))
+    sys.path.insert(0, str(PROJECT_ROOT / "lambda"))
     from gans_lambda import transform_handler
 
     t1 = time.perf_counter()
@@ -105,6 +114,8 @@ def main(argv: list[str]) -> int:
         result = step_replay(rest[0])
     elif step == "dbt":
         result = step_dbt(rest)
+    elif step == "lambda-bake":
+        result = step_lambda_bake(rest[0])
     elif step == "lambda":
         result = step_lambda(rest[0])
     else:
