@@ -57,12 +57,31 @@ pytest: setup ## only the pytest suite; ARGS="-k ..." passes options
 lint: setup ## ruff, and the SQL and template linters
 	$(VENV)/bin/ruff check extract tests
 	$(VENV)/bin/ruff format --check extract tests
+	$(VENV)/bin/ruff check lambda
+	$(VENV)/bin/ruff format --check lambda
+	$(VENV)/bin/cfn-lint lambda/template.yaml
+	@# sqlfluff's dbt templater needs a profile, not a server: write .local/dbt/profiles.yml
+	$(PY) -c "from extract.transform import prepare_profiles_dir; prepare_profiles_dir()"
+	$(VENV)/bin/sqlfluff lint dbt_project
+
+docs: db-up ## generate the dbt docs and serve them on http://localhost:8080 (DOCS_PORT=...)
+	$(PY) -m extract.transform docs generate
+	cd dbt_project && ../$(VENV)/bin/dbt docs serve --profiles-dir ../.local/dbt --port $${DOCS_PORT:-8080} --host 127.0.0.1 --no-browser
 
 bench: setup ## benchmark on a throw-away MariaDB (several minutes); writes bench/results/latest.{json,md}
 	$(PY) -m bench.run $(ARGS)
 
 bench-quick: setup ## the benchmark on small workloads (under two minutes)
 	$(PY) -m bench.run --quick $(ARGS)
+
+package: setup ## Lambda artefacts: build/extract.zip (+ build/extract/) and the image context build/transform-image/
+	PY=$(PY) ./lambda/package.sh
+
+deploy: package ## sam build + sam deploy (needs the AWS SAM CLI, Docker, AWS credentials; not run in CI)
+	@command -v sam >/dev/null || { echo "the AWS SAM CLI is not installed: see https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html"; exit 1; }
+	@test -f build/extract/rds-global-bundle.pem || { echo "build/extract/rds-global-bundle.pem is missing: make package RDS_CA_BUNDLE=path"; exit 1; }
+	cd lambda && PATH="$(abspath $(VENV))/bin:$$PATH" sam build --template template.yaml
+	cd lambda && if [ -f samconfig.toml ]; then sam deploy; else sam deploy --guided; fi
 
 lock: ## re-resolve requirements.in into requirements.lock (in a scratch venv)
 	rm -rf .local/lockvenv && $(PYTHON) -m venv .local/lockvenv
