@@ -2,16 +2,30 @@
 with
 
 landed as (
-    select city_id, city_name from {{ ref('stg_openweather__forecasts') }}
-    union
-    select city_id, city_name from {{ ref('stg_aerodatabox__airports') }}
-    union
-    select city_id, city_name from {{ ref('stg_wikipedia__city_pages') }}
-    union
-    select {{ city_id('city_name') }} as city_id, city_name from {{ ref('tracked_cities') }}
+    select
+        city_id,
+        city_name
+    from {{ ref('stg_openweather__forecasts') }}
+    union distinct
+    select
+        city_id,
+        city_name
+    from {{ ref('stg_aerodatabox__airports') }}
+    union distinct
+    select
+        city_id,
+        city_name
+    from {{ ref('stg_wikipedia__city_pages') }}
+    union distinct
+    select
+        {{ city_id('city_name') }} as city_id,
+        city_name
+    from {{ ref('tracked_cities') }}
 )
 
-select landed.city_id, landed.city_name
+select
+    landed.city_id,
+    landed.city_name
 from landed
 left join {{ ref('cities') }} as cities on landed.city_id = cities.city_id
 where cities.city_id is null

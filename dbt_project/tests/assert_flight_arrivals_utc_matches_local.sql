@@ -5,6 +5,7 @@ select
     scheduled_arrival_local,
     scheduled_arrival_utc_offset_min
 from {{ ref('flight_arrivals') }}
-where scheduled_arrival_local is not null
+where
+    scheduled_arrival_local is not null
     and timestampdiff(minute, scheduled_arrival_utc, scheduled_arrival_local)
     <> scheduled_arrival_utc_offset_min

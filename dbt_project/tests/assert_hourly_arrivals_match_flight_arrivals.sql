@@ -3,7 +3,10 @@
 with
 
 hourly as (
-    select city_id, hour_utc, scheduled_arrivals
+    select
+        city_id,
+        hour_utc,
+        scheduled_arrivals
     from {{ ref('city_hourly_conditions') }}
 ),
 
@@ -19,9 +22,14 @@ flights as (
     group by 1, 2
 )
 
-select hourly.city_id, hourly.hour_utc, hourly.scheduled_arrivals, flights.arrivals
+select
+    hourly.city_id,
+    hourly.hour_utc,
+    hourly.scheduled_arrivals,
+    flights.arrivals
 from hourly
 left join flights
-    on hourly.city_id = flights.city_id
-    and hourly.hour_utc = flights.hour_utc
+    on
+        hourly.city_id = flights.city_id
+        and hourly.hour_utc = flights.hour_utc
 where hourly.scheduled_arrivals <> coalesce(flights.arrivals, 0)

@@ -10,7 +10,10 @@ searches as (
             partition by city_id order by fetched_at_utc desc, landing_id desc
         ) as recency_rank
     from (
-        select distinct city_id, landing_id, fetched_at_utc
+        select distinct
+            city_id,
+            landing_id,
+            fetched_at_utc
         from {{ ref('stg_aerodatabox__airports') }}
     ) as landed
 )
@@ -24,6 +27,7 @@ select
     airports.fetched_at_utc
 from {{ ref('stg_aerodatabox__airports') }} as airports
 inner join searches
-    on airports.landing_id = searches.landing_id
-    and airports.city_id = searches.city_id
+    on
+        airports.landing_id = searches.landing_id
+        and airports.city_id = searches.city_id
 where searches.recency_rank = 1

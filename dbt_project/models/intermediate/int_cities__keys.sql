@@ -3,20 +3,32 @@
 with
 
 names as (
-    select {{ as_text('city_name') }} as city_name, 1 as is_tracked from {{ ref('tracked_cities') }}
+    select
+        {{ as_text('city_name') }} as city_name,
+        1 as is_tracked
+    from {{ ref('tracked_cities') }}
     union all
-    select city_name, 0 as is_tracked from {{ ref('stg_openweather__forecasts') }}
+    select
+        city_name,
+        0 as is_tracked
+    from {{ ref('stg_openweather__forecasts') }}
     union all
-    select city_name, 0 as is_tracked from {{ ref('stg_aerodatabox__airports') }}
+    select
+        city_name,
+        0 as is_tracked
+    from {{ ref('stg_aerodatabox__airports') }}
     union all
-    select city_name, 0 as is_tracked from {{ ref('stg_wikipedia__city_pages') }}
+    select
+        city_name,
+        0 as is_tracked
+    from {{ ref('stg_wikipedia__city_pages') }}
 ),
 
 keyed as (
     select
         {{ city_id('city_name') }} as city_id,
-        trim(city_name) as city_name,
-        is_tracked
+        is_tracked,
+        trim(city_name) as city_name
     from names
     where city_name is not null and trim(city_name) <> ''
 )

@@ -14,7 +14,7 @@ ranked as (
             order by
                 figures.population_as_of is null,
                 figures.population_as_of desc,
-                figures.figure_index
+                figures.figure_index asc
         ) as pick_rank
     from {{ ref('stg_wikipedia__populations') }} as figures
     inner join latest_pages on figures.landing_id = latest_pages.landing_id

@@ -7,7 +7,7 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by airport_icao order by fetched_at_utc desc, landing_id desc, search_rank
+            partition by airport_icao order by fetched_at_utc desc, landing_id desc, search_rank asc
         ) as recency_rank,
         row_number() over (
             partition by airport_icao order by timezone is null, fetched_at_utc desc, landing_id desc
@@ -16,7 +16,11 @@ ranked as (
 ),
 
 served_timezone as (
-    select airport_icao, timezone from ranked where timezone_rank = 1 and timezone is not null
+    select
+        airport_icao,
+        timezone
+    from ranked
+    where timezone_rank = 1 and timezone is not null
 ),
 
 city_timezone as (
@@ -38,12 +42,12 @@ select
     ranked.country_code,
     ranked.latitude,
     ranked.longitude,
+    ranked.fetched_at_utc,
     coalesce(served_timezone.timezone, city_timezone.timezone) as timezone,
     case
         when served_timezone.timezone is not null then 'aerodatabox'
         when city_timezone.timezone is not null then 'tracked_city'
-    end as timezone_source,
-    ranked.fetched_at_utc
+    end as timezone_source
 from ranked
 left join served_timezone on ranked.airport_icao = served_timezone.airport_icao
 left join city_timezone on ranked.airport_icao = city_timezone.airport_icao

@@ -41,7 +41,10 @@ forecast_meta as (
                 order by forecasts.fetched_at_utc desc, forecasts.landing_id desc
             ) as recency_rank
         from (
-            select distinct city_id, landing_id, fetched_at_utc
+            select distinct
+                city_id,
+                landing_id,
+                fetched_at_utc
             from {{ ref('stg_openweather__forecasts') }}
         ) as forecasts
         inner join {{ source('gans_raw', 'openweather_forecasts') }} as landing
@@ -51,13 +54,24 @@ forecast_meta as (
 ),
 
 fetched as (
-    select city_id, max(fetched_at_utc) as fetched_at_utc
+    select
+        city_id,
+        max(fetched_at_utc) as fetched_at_utc
     from (
-        select city_id, fetched_at_utc from {{ ref('stg_wikipedia__city_pages') }}
+        select
+            city_id,
+            fetched_at_utc
+        from {{ ref('stg_wikipedia__city_pages') }}
         union all
-        select city_id, fetched_at_utc from {{ ref('stg_openweather__forecasts') }}
+        select
+            city_id,
+            fetched_at_utc
+        from {{ ref('stg_openweather__forecasts') }}
         union all
-        select city_id, fetched_at_utc from {{ ref('stg_aerodatabox__airports') }}
+        select
+            city_id,
+            fetched_at_utc
+        from {{ ref('stg_aerodatabox__airports') }}
     ) as all_fetches
     group by city_id
 ),
@@ -72,8 +86,6 @@ countries as (
 select
     city_keys.city_id,
     city_keys.city_name,
-    coalesce(tracked.country_code, forecast_meta.country_code) as country_code,
-    coalesce(wikipedia.country, countries.country_name) as country,
     cast(coalesce(tracked.latitude, wikipedia.latitude, forecast_meta.latitude) as decimal(9, 6)) as latitude,
     cast(coalesce(tracked.longitude, wikipedia.longitude, forecast_meta.longitude) as decimal(9, 6)) as longitude,
     tracked.timezone,
@@ -84,7 +96,9 @@ select
     population.figure_type as population_figure_type,
     wikipedia.revision_id as wikipedia_revision_id,
     wikipedia.page_url as wikipedia_page_url,
-    fetched.fetched_at_utc as updated_at
+    fetched.fetched_at_utc as updated_at,
+    coalesce(tracked.country_code, forecast_meta.country_code) as country_code,
+    coalesce(wikipedia.country, countries.country_name) as country
 from city_keys
 left join tracked on city_keys.city_id = tracked.city_id
 left join wikipedia on city_keys.city_id = wikipedia.city_id

@@ -25,8 +25,9 @@ hours as (
         timestampadd(hour, hour_offsets.hour_offset, slots.forecast_at_utc) as hour_utc
     from slots
     cross join hour_offsets
-    where timestampadd(hour, hour_offsets.hour_offset, slots.forecast_at_utc)
-        < coalesce(next_forecast_at_utc, timestampadd(hour, 3, slots.forecast_at_utc))
+    where
+        timestampadd(hour, hour_offsets.hour_offset, slots.forecast_at_utc)
+        < coalesce(slots.next_forecast_at_utc, timestampadd(hour, 3, slots.forecast_at_utc))
 ),
 
 arrivals as (
@@ -40,7 +41,7 @@ arrivals as (
     inner join {{ ref('city_airports') }} as city_airports
         on flights.airport_icao = city_airports.airport_icao
     where flights.codeshare_status is null or flights.codeshare_status <> 'IsCodeshared'
-    group by 1, 2
+    group by city_airports.city_id, hour_utc
 ),
 
 boards as (
@@ -78,12 +79,14 @@ select
     case
         when exists (
             select 1 from boards
-            where boards.city_id = hours.city_id
+            where
+                boards.city_id = hours.city_id
                 and hours.hour_utc >= cast(date_format(boards.first_arrival_utc, '%Y-%m-%d %H:00:00') as datetime)
                 and hours.hour_utc <= boards.last_arrival_utc
         ) then 1 else 0
     end as has_flight_board
 from hours
 left join arrivals
-    on hours.city_id = arrivals.city_id
-    and hours.hour_utc = arrivals.hour_utc
+    on
+        hours.city_id = arrivals.city_id
+        and hours.hour_utc = arrivals.hour_utc

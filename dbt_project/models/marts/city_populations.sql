@@ -15,7 +15,7 @@ keyed as (
         ), 256) as population_figure_id,
         row_number() over (
             partition by city_id, population_kind, figure_type, population_as_of, population_as_of_precision, population
-            order by fetched_at_utc desc, landing_id desc, figure_index
+            order by fetched_at_utc desc, landing_id desc, figure_index asc
         ) as latest_rank
     from figures
 ),

@@ -14,15 +14,16 @@ with
 new_flights as (
     select
         *,
-        {{ as_text("concat_ws('|', airport_icao, flight_number, date_format(scheduled_arrival_utc, '%Y-%m-%dT%H:%iZ'))") }}
-            as flight_key,
+        {{ as_text(
+            "concat_ws('|', airport_icao, flight_number, date_format(scheduled_arrival_utc, '%Y-%m-%dT%H:%iZ'))"
+        ) }} as flight_key,
         row_number() over (
             partition by airport_icao, flight_number, scheduled_arrival_utc
-            order by fetched_at_utc desc, landing_id desc, board_index
+            order by fetched_at_utc desc, landing_id desc, board_index asc
         ) as recency_rank
     from {{ ref('stg_aerodatabox__flights') }}
     where scheduled_arrival_utc is not null
-        {{ incremental_landing_filter('loaded_at_utc') }}
+        {{ incremental_landing_filter('loaded_at_utc') }}  -- noqa: LT02
 )
 
 select

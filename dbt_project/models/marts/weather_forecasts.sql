@@ -19,7 +19,7 @@ new_slots as (
         ) as recency_rank
     from {{ ref('stg_openweather__forecasts') }}
     where 1 = 1
-        {{ incremental_landing_filter('loaded_at_utc') }}
+        {{ incremental_landing_filter('loaded_at_utc') }}  -- noqa: LT02
 )
 
 select

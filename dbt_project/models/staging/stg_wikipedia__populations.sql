@@ -28,15 +28,16 @@ select
     {{ as_text('lower(figure.figure_type)') }} as figure_type,
     {{ as_text('figure.label') }} as infobox_label
 from landing
-cross join json_table(
-    landing.payload, '$.populations[*]' columns (
-        figure_index for ordinality,
-        kind varchar(16) path '$.kind',
-        population_value bigint path '$.value',
-        as_of_date varchar(10) path '$.as_of_date',
-        as_of_precision varchar(8) path '$.as_of_precision',
-        figure_type varchar(16) path '$.figure_type',
-        label varchar(255) path '$.label'
-    )
-) as figure
+cross join
+    json_table(
+        landing.payload, '$.populations[*]' columns (
+            figure_index for ordinality,
+            kind varchar(16) path '$.kind',
+            population_value bigint path '$.value',
+            as_of_date varchar(10) path '$.as_of_date',
+            as_of_precision varchar(8) path '$.as_of_precision',
+            figure_type varchar(16) path '$.figure_type',
+            label varchar(255) path '$.label'
+        )
+    ) as figure
 where figure.population_value is not null
