@@ -133,6 +133,7 @@ def _closed_port() -> int:
 
 def test_key_never_in_errors_or_logs_on_connection_failure(caplog):
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")
     client = HttpClient(
         "openweather",
         base_url=f"http://127.0.0.1:{_closed_port()}",
@@ -153,6 +154,7 @@ def test_key_never_in_errors_or_logs_on_connection_failure(caplog):
 
 def test_key_sent_but_never_returned_or_logged(httpserver, caplog):
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")
     httpserver.expect_oneshot_request("/data").respond_with_data("", status=503)
     httpserver.expect_request("/data").respond_with_json({"ok": 1})
     client = _client(

@@ -415,3 +415,12 @@ def test_missing_key_fails_before_any_request(settings, fake_api, tmp_path):
         extract(no_key, base_urls=_urls(fake_api))
     assert fake_api.log == []
     assert _count(settings, "select count(*) from extract_runs") == 0
+
+
+def test_progress_bar_mode_runs(settings, tmp_path, capsys):
+    Recorder(tmp_path).record(_fetched("openweather", {"city": "Bar"}, json.dumps(_forecast()).encode()))
+    summary = replay(settings, tmp_path, progress=True)
+    assert summary.ok and summary.result("openweather").landed == 1
+    summary.render()
+    out = capsys.readouterr().out
+    assert "openweather" in out and "Extraction summary" in out
