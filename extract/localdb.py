@@ -1,6 +1,6 @@
 """A throw-away MariaDB server owned by the project (``make db-up`` and the tests).
 
-The server keeps its datadir, socket, pid file and error log under one folder
+The server keeps its datadir, socket, pid file, error log and temporary files under one folder
 (``.local/mariadb`` by default), listens on 127.0.0.1 at ``GANS_DB_PORT`` (3307)
 and on ``<folder>/mysql.sock``, uses utf8mb4, runs no system service and has a
 passwordless ``root`` that only the project's tooling uses. The three project
@@ -85,6 +85,7 @@ class LocalServer:
         self.socket = self.basedir / "mysql.sock"
         self.pidfile = self.basedir / "mysqld.pid"
         self.errlog = self.basedir / "mysqld.err"
+        self.tmpdir = self.basedir / "tmp"
 
     # -- state ---------------------------------------------------------------------
     def _pid(self) -> int | None:
@@ -132,6 +133,7 @@ class LocalServer:
                 "(Debian/Ubuntu: apt-get install mariadb-server; macOS: brew install mariadb)"
             )
         self.basedir.mkdir(parents=True, exist_ok=True)
+        self.tmpdir.mkdir(exist_ok=True)  # private: a /tmp cleaner must not take its temporary tables
         as_root = ["--user=root"] if os.geteuid() == 0 else []
         if not (self.datadir / "mysql").exists():
             self.datadir.mkdir(parents=True, exist_ok=True)
@@ -146,7 +148,7 @@ class LocalServer:
             subprocess.Popen(
                 [server, "--no-defaults", f"--datadir={self.datadir}", f"--socket={self.socket}",
                  f"--port={self.port}", f"--bind-address={self.host}", *as_root,
-                 f"--pid-file={self.pidfile}", f"--log-error={self.errlog}",
+                 f"--pid-file={self.pidfile}", f"--log-error={self.errlog}", f"--tmpdir={self.tmpdir}",
                  "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
                  "--skip-name-resolve", "--default-time-zone=+00:00", "--max-allowed-packet=64M",
                  "--innodb-buffer-pool-size=256M", "--local-infile=1"],
