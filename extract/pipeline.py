@@ -581,7 +581,8 @@ def extract(
                             job.error(
                                 {"city": city.name},
                                 "NoAirports",
-                                f"no aerodatabox_airports data for {city.name}: run aerodatabox_airports first",
+                                f"no airports known for {city.name}: its airport search failed"
+                                " or was never landed (run aerodatabox_airports)",
                             )
                     specs = _flight_specs(by_city, chosen, window, urls["aerodatabox"], direction)
                 bar.start(source, len(specs))
