@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 import traceback
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -190,17 +190,33 @@ class Bench:
                 stderr=subprocess.STDOUT,
             )
             deadline = t0 + timeout_s
-            while True:
-                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.perf_counter() > deadline:
+            try:
+                pid, status, usage = self._wait(proc, args, deadline)
+            except BaseException:
+                if proc.poll() is None:
                     proc.kill()
-                    os.wait4(proc.pid, 0)
-                    raise StepTimeout(f"step {' '.join(args)} did not finish within {timeout_s:.0f} s (stopped)")
-                time.sleep(0.05)
+                    proc.wait()
+                raise
             wall = time.perf_counter() - t0
             proc.returncode = os.waitstatus_to_exitcode(status)
+        return self._child_result(out_path, proc, args, check, wall, usage)
+
+    @staticmethod
+    def _wait(proc: subprocess.Popen, args: tuple, deadline: float):
+        """Reap ``proc`` with its resource usage; stop it and raise :class:`StepTimeout` past ``deadline``."""
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                return pid, status, usage
+            if time.perf_counter() > deadline:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                proc.returncode = -9
+                raise StepTimeout(f"step {' '.join(args)} did not finish in its time box (stopped)")
+            time.sleep(0.05)
+
+    @staticmethod
+    def _child_result(out_path: Path, proc, args, check: bool, wall: float, usage) -> tuple[float, float, dict]:
         text = out_path.read_text(errors="replace")
         result: dict = {}
         for line in reversed(text.splitlines()):
@@ -401,7 +417,10 @@ class Bench:
         p = self.p
         t = self.templates
         cities = t.cities(p["inc_cities"])
-        new_day = 400  # the day of the timed cycle, counted from the recording
+        # the timed cycle is the latest one before now, the history the days before it; history rows get
+        # loaded_at = fetched_at + 2 min, as if they had been landed during that year (incremental models
+        # select on loaded_at, so history loaded seconds before the timed build would all count as new)
+        new_day = t.days_until(datetime.now(UTC)) - 1
         detail = {}
         for days in p["inc_days"]:
             print(f"[4/5] incremental: {len(cities)} cities, {days} days of history", flush=True)
@@ -421,10 +440,13 @@ class Bench:
             if not out.get("success"):
                 raise RuntimeError(f"set-up dbt build at {days} d of history failed: {_failure(out)}")
             stats["setup_build_s"] = round(setup_wall, 2)
+            stats["setup_nodes"] = self._node_times()
             stats["setup_build_rss_mb"] = round(setup_rss, 1)
-            # one new cycle: every city's forecast (all 40 slots) and the day's boards (all flights)
+            # one new cycle: every city's forecast (all 40 slots) and the day's board of every airport
+            # (trimmed like the history's boards)
             cycle = [t.forecast(c, t.cycle_start(new_day), None) for c in cities]
-            cycle += [t.flight_board(c.airport_icao, new_day + wl._days_after_flights(t)) for c in cities]
+            day = new_day + wl._days_after_flights(t)
+            cycle += [t.flight_board(c.airport_icao, day, p["inc_max_flights"]) for c in cities]
             conn = db.connect(settings, "loader")
             try:
                 for source in ("openweather", "aerodatabox_flights"):
@@ -437,6 +459,7 @@ class Bench:
             if not out.get("success"):
                 raise RuntimeError(f"incremental dbt build at {days} d of history failed: {_failure(out)}")
             stats["incremental_build_s"] = round(wall, 2)
+            stats["incremental_nodes"] = self._node_times()
             stats["incremental_build_rss_mb"] = round(rss, 1)
             self.results["incremental_build_s"][str(days)] = round(wall, 2)
             detail[str(days)] = stats
@@ -450,10 +473,27 @@ class Bench:
             if startup and first > startup:
                 self.results["incremental_work_ratio"] = round((last - startup) / (first - startup), 3)
 
+    def _node_times(self) -> dict:
+        """Seconds the last dbt build spent in models, in tests, and its slowest nodes (run_results.json)."""
+        path = self.work / "dbt_target" / "run_results.json"
+        try:
+            results = json.loads(path.read_text())["results"]
+        except (OSError, ValueError, KeyError):
+            return {}
+        models = sum(r["execution_time"] for r in results if r["unique_id"].startswith(("model.", "seed.")))
+        tests = sum(r["execution_time"] for r in results if r["unique_id"].startswith("test."))
+        slowest = sorted(results, key=lambda r: -r["execution_time"])[:4]
+        return {
+            "models_s": round(models, 2),
+            "tests_s": round(tests, 2),
+            "slowest": {r["unique_id"].split(".")[-1][:60]: round(r["execution_time"], 2) for r in slowest},
+        }
+
     def _load_history(self, settings: Settings, responses) -> dict:
         """LOAD DATA the history straight into landing (one TSV per source)."""
         conn = db.connect(settings, "loader", local_infile=True)
         stats = {"rows": 0, "payload_mb": 0.0}
+        loaded_after = timedelta(minutes=2)
         try:
             runs = {s: RunLog(conn).start(s, "bench-history") for s in LANDING_TABLES}
             conn.commit()
@@ -461,7 +501,7 @@ class Bench:
             try:
                 for r in responses:
                     row = r.landing_row()
-                    values = row.values(runs[r.source].id)
+                    values = (*row.values(runs[r.source].id), row.fetched_at.replace(tzinfo=None) + loaded_after)
                     files[r.source].write("\t".join(wl._tsv_field(v) for v in values) + "\n")
                     stats["rows"] += 1
                     stats["payload_mb"] += len(values[6]) / MB
@@ -470,7 +510,8 @@ class Bench:
                     fh.close()
             with conn.cursor() as cur:
                 for source in runs:
-                    cur.execute(wl.load_data_sql(self.work / f"history_{source}.tsv", LANDING_TABLES[source]))
+                    path = self.work / f"history_{source}.tsv"
+                    cur.execute(wl.load_data_sql(path, LANDING_TABLES[source], wl.LOAD_COLUMNS + ", loaded_at"))
             conn.commit()
         finally:
             conn.close()

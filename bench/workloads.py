@@ -214,6 +214,10 @@ class Templates:
         return Response("aerodatabox_flights", key, dict(self.flights_params), self.flights_fetched_at + delta, board)
 
     # -- whole workloads --------------------------------------------------------------
+    def days_until(self, moment: datetime) -> int:
+        """Whole days from the forecast recording to ``moment`` (to line a workload up with the clock)."""
+        return (moment - self.forecast_fetched_at).days
+
     def cycle_start(self, day: int, cycle: int = 0) -> datetime:
         """Fetch instant of forecast cycle ``cycle`` (0-7, every 3 h) of day ``day`` after the recording."""
         return self.forecast_fetched_at + timedelta(days=day, hours=3 * cycle)
@@ -320,10 +324,10 @@ LOAD_COLUMNS = (
 )
 
 
-def load_data_sql(path: Path, table: str) -> str:
+def load_data_sql(path: Path, table: str, columns: str = LOAD_COLUMNS) -> str:
     """The ``LOAD DATA LOCAL INFILE`` statement for a file of :func:`write_tsv` (duplicates ignored)."""
     quoted = str(path).replace("\\", "\\\\").replace("'", "\\'")
     return (
         f"load data local infile '{quoted}' ignore into table {table} character set utf8mb4 "
-        f"fields terminated by '\\t' escaped by '\\\\' lines terminated by '\\n' ({LOAD_COLUMNS})"
+        f"fields terminated by '\\t' escaped by '\\\\' lines terminated by '\\n' ({columns})"
     )
