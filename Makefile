@@ -46,6 +46,9 @@ db-shell: db-up ## interactive SQL client as the read-only analyst user
 sql: db-up ## run one query as the analyst user, tab-separated: make sql Q="select ..."
 	@$(PY) -m extract.localdb sql "$(Q)"
 
+run: db-up ## the main job: extract live (or replay RECORDINGS=dir), load, dbt build, summary
+	$(PY) -m extract pipeline $(if $(RECORDINGS),--replay "$(RECORDINGS)")
+
 test: setup ## everything CI checks: pytest (with a throw-away MariaDB) and the linters
 	@# exit 5 means "no tests collected", which is not a failure
 	$(PY) -m pytest || [ $$? -eq 5 ]

@@ -6,13 +6,15 @@ Commands (``--help`` on each):
   flights of those airports for a window (default: the coming day, local time), for all
   sources or ``--sources``; ``--record DIR`` also writes every response to DIR in the
   manifest format (keys stripped);
-- ``replay DIR``: lands every recording of ``DIR/manifest.jsonl`` in ``fetched_at`` order.
+- ``replay DIR``: lands every recording of ``DIR/manifest.jsonl`` in ``fetched_at`` order;
+- ``dbt ARGS...``: dbt in-process with the project's profile and settings (e.g. ``dbt build``);
+- ``pipeline [--replay DIR]``: the main job (``make run``): extract live (or replay DIR),
+  then ``dbt build``, then a summary of both.
 
 A progress bar per source when stdout is a terminal, plain log lines (stderr) otherwise;
 the summary table at the end; exit status 0 only when nothing failed (1 when a source had
 errors, 1 with a message for bad input such as a missing API key, before any request).
 
-The click group :data:`cli` is the place for further commands (``dbt``, ``pipeline``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def _setup_logging(verbose: int, tty: bool) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if verbose < 2:
         logging.getLogger("urllib3").setLevel(logging.WARNING)
+        logging.getLogger("mysql.connector").setLevel(logging.WARNING)
 
 
 def _finish(summary) -> None:
@@ -190,6 +193,56 @@ def replay(ctx, directory: Path, sources) -> None:
     except _known_errors() as exc:
         raise click.ClickException(str(exc)) from None
     _finish(summary)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+def dbt(dbt_args) -> None:
+    """Run dbt in-process on dbt_project/ with the project's profile, e.g. `dbt build -s cities`.
+
+    The GANS_* settings are exported for profiles.example.yml; prints rows per mart and test
+    outcomes; exit status 1 when dbt failed.
+    """
+    from extract.transform import main as dbt_main
+
+    sys.exit(dbt_main(list(dbt_args) or ["build"]))
+
+
+@cli.command()
+@click.option(
+    "--replay",
+    "recordings",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Land the recordings of this folder instead of extracting live (no API keys needed).",
+)
+@click.option("--sources", "sources", multiple=True, metavar="NAME[,NAME]", help=SOURCES_HELP)
+@click.pass_context
+def pipeline(ctx, recordings: Path | None, sources) -> None:
+    """The main job: extract (or --replay DIR), load, `dbt build`, and a summary.
+
+    dbt runs even when some keys failed to extract (it builds on what landed); the exit
+    status is 0 only when extraction had no error and dbt succeeded. A missing API key
+    (live mode) stops before any request, naming the setting.
+    """
+    from rich.console import Console
+
+    from extract.pipeline import extract, replay
+    from extract.transform import run_dbt, summarize
+
+    settings = _settings()
+    try:
+        if recordings is not None:
+            summary = replay(settings, recordings, sources=_split(sources), progress=ctx.obj["tty"])
+        else:
+            summary = extract(settings, sources=_split(sources) or SOURCES, trigger="cli", progress=ctx.obj["tty"])
+    except _known_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    console = Console() if sys.stdout.isatty() else Console(width=120)
+    summary.render(console)
+    result = run_dbt(["--quiet", "build"], settings)  # dbt prints errors only; the summary follows
+    built = summarize(result, settings)
+    click.echo(built.format())
+    sys.exit(0 if summary.ok and result.success else 1)
 
 
 def main() -> None:
