@@ -12,7 +12,10 @@ One :class:`HttpClient` per API (Wikipedia, OpenWeather, AeroDataBox). It wraps 
   its body), so the caller can record it; connection failures raise :class:`HttpError`.
 
 Every attempt, first or retried, first takes a token from the client's
-:class:`TokenBucket`, so retries count against the API's rate limit too.
+:class:`RateLimiter` (a thin wrapper around a pyrate-limiter ``Limiter``: at most
+``rate_per_minute`` per minute, bursts of ``burst``), so retries count against the
+API's rate limit too. A blocking limiter (the default) waits for the token; a
+non-blocking one raises :class:`RateLimited` instead of sending.
 
 Secrets (API keys sent as query parameters or headers) are registered with
 :func:`register_secret`; they are replaced by ``***`` in every message of
@@ -32,6 +35,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+from pyrate_limiter import AbstractClock, Duration, Limiter, Rate, SingleBucketFactory, StateBucket
+from pyrate_limiter import TokenBucket as PyrateTokenBucket
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -99,56 +104,79 @@ class HttpError(RuntimeError):
 # Rate limit
 
 
-class TokenBucket:
-    """A thread-safe token bucket: at most ``rate_per_minute`` acquisitions per minute, bursts of ``capacity``.
+class RateLimited(HttpError):
+    """A non-blocking :class:`RateLimiter` refused a request: the API's rate limit is used up for now.
 
-    ``acquire()`` blocks (through ``sleep``) until a token is free. ``clock`` (seconds,
-    monotonic) and ``sleep`` are injectable so tests can drive a fake clock; every
-    acquisition's clock time is kept in ``acquired_at`` (the last 10,000) for inspection.
-    A ``rate_per_minute`` of 0 or less disables the limit.
+    Raised before the request (or the retry) is sent; the message names the API and the limit, never a URL.
+    """
+
+
+class RateLimiter:
+    """One API's client-side rate limit: a thin wrapper around a :class:`pyrate_limiter.Limiter`.
+
+    At most ``rate_per_minute`` requests per minute, in bursts of at most ``burst``
+    (pyrate-limiter's token-bucket algorithm on an in-memory :class:`~pyrate_limiter.StateBucket`:
+    the bucket holds ``burst`` tokens, starts full and refills at ``rate_per_minute / 60`` per
+    second; ``burst=1`` spaces requests ``60 / rate_per_minute`` seconds apart).
+    ``rate_per_minute`` of 0 or less disables the limit. Thread-safe (the Limiter and the
+    store each hold a lock); no background thread.
+
+    - ``blocking=True`` (the pipeline): :meth:`acquire` waits (``time.sleep`` inside pyrate-limiter)
+      until a token is free;
+    - ``blocking=False``: :meth:`acquire` raises :class:`RateLimited` at once instead of waiting;
+    - ``clock``: a :class:`pyrate_limiter.AbstractClock` (``now()`` in integer milliseconds,
+      monotonic by default); tests inject one they move by hand, with ``blocking=False``.
+
+    ``granted`` counts the tokens handed out (first attempts and retries alike).
     """
 
     def __init__(
         self,
         rate_per_minute: float,
-        capacity: float = 1.0,
+        burst: int = 1,
         *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        blocking: bool = True,
+        clock: AbstractClock | None = None,
+        name: str = "http",
     ):
-        self.rate_per_second = rate_per_minute / 60.0
-        self.capacity = max(1.0, capacity)
-        self.clock = clock
-        self.sleep = sleep
-        self._tokens = self.capacity
-        self._last = clock()
-        self._lock = threading.Lock()
-        self.acquired_at: list[float] = []
+        self.rate_per_minute = rate_per_minute
+        self.burst = max(1, int(burst))
+        self.blocking = blocking
+        self.name = name
+        self.granted = 0
+        self._count_lock = threading.Lock()
+        self.bucket: StateBucket | None = None
+        self.limiter: Limiter | None = None
+        if rate_per_minute > 0:
+            self.bucket = StateBucket(
+                [_per_minute(rate_per_minute, self.burst)], algorithm=PyrateTokenBucket(), clock=clock
+            )
+            # a StateBucket has nothing to leak: no Leaker thread
+            self.limiter = Limiter(SingleBucketFactory(self.bucket, schedule_leak=False))
 
-    def acquire(self) -> float:
-        """Take one token, waiting as long as needed; returns the seconds waited."""
-        if self.rate_per_second <= 0:
-            with self._lock:
-                self._remember(self.clock())
-            return 0.0
-        waited = 0.0
-        with self._lock:
-            while True:
-                now = self.clock()
-                self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate_per_second)
-                self._last = now
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
-                    self._remember(now)
-                    return waited
-                wait = (1.0 - self._tokens) / self.rate_per_second
-                self.sleep(wait)
-                waited += wait
+    @property
+    def enabled(self) -> bool:
+        """False when the limit is disabled (``rate_per_minute <= 0``)."""
+        return self.limiter is not None
 
-    def _remember(self, now: float) -> None:
-        self.acquired_at.append(now)
-        if len(self.acquired_at) > 10_000:
-            del self.acquired_at[:5_000]
+    def acquire(self) -> None:
+        """Take one token: waits until one is free, or raises :class:`RateLimited` when non-blocking."""
+        if self.limiter is not None and not self.limiter.try_acquire(self.name, blocking=self.blocking):
+            raise RateLimited(f"{self.name}: client-side rate limit of {self.rate_per_minute:g}/min reached")
+        with self._count_lock:
+            self.granted += 1
+
+    def close(self) -> None:
+        """Release the Limiter's resources (none held for the in-memory bucket; safe to call twice)."""
+        if self.limiter is not None:
+            self.limiter.close()
+
+
+def _per_minute(rate_per_minute: float, burst: int) -> Rate:
+    """``rate_per_minute`` as a :class:`pyrate_limiter.Rate` (integer limits: fractions get a 1000-minute window)."""
+    if float(rate_per_minute).is_integer():
+        return Rate(int(rate_per_minute), Duration.MINUTE, burst=burst)
+    return Rate(max(1, round(rate_per_minute * 1000)), Duration.MINUTE * 1000, burst=burst)
 
 
 # --------------------------------------------------------------------------------------
@@ -162,7 +190,7 @@ class _Retry(Retry):
     RETRY_AFTER_STATUS_CODES = RETRY_STATUSES
 
     # set by HttpClient after construction and carried over by new()
-    limiter: TokenBucket | None = None
+    limiter: RateLimiter | None = None
     sleeper: Callable[[float], None] = staticmethod(time.sleep)
     max_retry_after: float = 120.0
     max_backoff: float = 60.0
@@ -234,7 +262,8 @@ class HttpClient:
     - ``headers``: sent with every request (secret ones, e.g. ``X-RapidAPI-Key``, are registered for redaction);
     - ``secret_params``: query parameters added to every request and never recorded (``{"appid": key}``);
     - ``timeout``: seconds, for connect and for each read;
-    - ``rate_per_minute``/``burst``: the client-side rate limit (a :class:`TokenBucket`; or pass ``limiter``);
+    - ``rate_per_minute``/``burst``: the client-side rate limit (a blocking :class:`RateLimiter`; or pass
+      ``limiter``, e.g. a non-blocking one whose refusals raise :class:`RateLimited`);
     - ``sleep``: used for backoff and Retry-After waits (tests inject a recorder).
     """
 
@@ -250,15 +279,15 @@ class HttpClient:
         backoff_factor: float = 1.0,
         max_retry_after: float = 120.0,
         rate_per_minute: float = 60.0,
-        burst: float = 1.0,
-        limiter: TokenBucket | None = None,
+        burst: int = 1,
+        limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
     ):
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.limiter = limiter if limiter is not None else TokenBucket(rate_per_minute, burst)
+        self.limiter = limiter if limiter is not None else RateLimiter(rate_per_minute, burst, name=name)
         self.secret_params = dict(secret_params or {})
         self.retry_waits: list[tuple[str, float]] = []
         for value in self.secret_params.values():
@@ -300,7 +329,8 @@ class HttpClient:
     def get(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> HttpResponse:
         """GET with retries and rate limit; returns the final response whatever its status.
 
-        Raises :class:`HttpError` (message redacted) when no response could be had.
+        Raises :class:`HttpError` (message redacted) when no response could be had, and its subclass
+        :class:`RateLimited` when a non-blocking limiter refuses the request or one of its retries.
         """
         url = self.url_for(path_or_url)
         recorded = {k: v for k, v in (params or {}).items() if k.lower() not in SECRET_PARAM_NAMES}

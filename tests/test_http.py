@@ -1,7 +1,8 @@
 """HTTP client behaviour against a local pytest-httpserver: retries, Retry-After, 204, rate limit, no key leaks.
 
-Waits go through an injected ``sleep`` (recorded, not slept) and the rate limiter runs on a
-fake clock, so nothing here depends on wall-clock time.
+Waits go through an injected ``sleep`` (recorded, not slept) and the rate limiter (pyrate-limiter)
+runs non-blocking on a fake clock, so a request over the limit is refused instead of waited for and
+nothing here depends on wall-clock time.
 """
 
 from __future__ import annotations
@@ -11,26 +12,25 @@ import logging
 import socket
 
 import pytest
+from pyrate_limiter import AbstractClock
 from werkzeug.wrappers import Response
 
-from extract.http import HttpClient, HttpError, TokenBucket, redact
+from extract.http import HttpClient, HttpError, RateLimited, RateLimiter, redact
 
 SECRET = "sEcReT-api-key-5551234"
 
 
-class FakeClock:
-    """Monotonic clock that only moves when someone sleeps."""
+class FakeClock(AbstractClock):
+    """pyrate-limiter clock (integer milliseconds) that only moves when the test says so."""
 
     def __init__(self):
-        self.now = 1000.0
-        self.sleeps: list[float] = []
+        self.ms = 1_000_000
 
-    def __call__(self) -> float:
-        return self.now
+    def now(self) -> int:
+        return self.ms
 
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+    def advance(self, seconds: float) -> None:
+        self.ms += round(seconds * 1000)
 
 
 def _client(server, **kwargs) -> HttpClient:
@@ -93,36 +93,63 @@ def test_204_is_returned_as_is(httpserver):
     assert len(httpserver.log) == 1
 
 
-def test_rate_limit_spaces_requests_on_a_fake_clock(httpserver):
+def test_rate_limit_holds_back_the_request_over_the_limit(httpserver):
     httpserver.expect_request("/x").respond_with_data("ok")
     clock = FakeClock()
-    limiter = TokenBucket(60, capacity=1, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(2, burst=2, blocking=False, clock=clock, name="test")
     client = _client(httpserver, limiter=limiter)
-    for _ in range(5):
+    assert client.get("/x").status == 200
+    assert client.get("/x").status == 200
+    with pytest.raises(RateLimited, match="2/min"):
         client.get("/x")
-    assert len(limiter.acquired_at) == 5
-    gaps = [b - a for a, b in zip(limiter.acquired_at, limiter.acquired_at[1:], strict=False)]
-    assert all(gap >= 1.0 - 1e-9 for gap in gaps)  # 60/min: one per second
-    assert sum(clock.sleeps) == pytest.approx(4.0)
+    assert len(httpserver.log) == 2  # the third request was never sent
+    clock.advance(29.9)
+    with pytest.raises(RateLimited):
+        client.get("/x")  # 2/min refills one token per 30 s
+    clock.advance(0.1)
+    assert client.get("/x").status == 200
+    assert len(httpserver.log) == 3
+    assert limiter.granted == 3
+
+
+def test_rate_limit_spaces_requests_without_burst(httpserver):
+    httpserver.expect_request("/x").respond_with_data("ok")
+    clock = FakeClock()
+    client = _client(httpserver, limiter=RateLimiter(60, blocking=False, clock=clock))
+    client.get("/x")
+    with pytest.raises(RateLimited):
+        client.get("/x")  # burst 1: the next token comes a second later
+    clock.advance(1.0)
+    client.get("/x")
+    assert len(httpserver.log) == 2
 
 
 def test_retries_take_rate_limit_tokens(httpserver):
-    httpserver.expect_oneshot_request("/x").respond_with_data("", status=502)
-    httpserver.expect_request("/x").respond_with_data("ok")
+    httpserver.expect_ordered_request("/x").respond_with_data("", status=502)
+    httpserver.expect_ordered_request("/x").respond_with_data("", status=502)
+    httpserver.expect_ordered_request("/x").respond_with_data("ok")
     clock = FakeClock()
-    limiter = TokenBucket(30, capacity=1, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(2, burst=2, blocking=False, clock=clock)
     client = _client(httpserver, limiter=limiter, backoff_factor=0)
-    client.get("/x")
-    assert len(limiter.acquired_at) == 2
-    assert limiter.acquired_at[1] - limiter.acquired_at[0] >= 2.0 - 1e-9  # 30/min
+    with pytest.raises(RateLimited):
+        client.get("/x")  # first attempt and first retry take both tokens; the second retry is refused
+    assert len(httpserver.log) == 2
+    assert limiter.granted == 2
 
 
-def test_token_bucket_burst():
-    clock = FakeClock()
-    bucket = TokenBucket(60, capacity=3, clock=clock, sleep=clock.sleep)
-    for _ in range(3):
-        assert bucket.acquire() == 0.0
-    assert bucket.acquire() == pytest.approx(1.0)
+def test_rate_limit_zero_disables_it(httpserver):
+    httpserver.expect_request("/x").respond_with_data("ok")
+    limiter = RateLimiter(0, blocking=False, clock=FakeClock())
+    client = _client(httpserver, limiter=limiter)
+    for _ in range(20):
+        assert client.get("/x").status == 200
+    assert not limiter.enabled and limiter.granted == 20
+
+
+def test_client_builds_a_limiter_at_its_rate(httpserver):
+    client = _client(httpserver, rate_per_minute=30, burst=3)
+    assert client.limiter.enabled and client.limiter.blocking
+    assert (client.limiter.bucket.rates[0].limit, client.limiter.bucket.rates[0].burst) == (30, 3)
 
 
 def _closed_port() -> int:
