@@ -16,7 +16,8 @@ which parses the project). Before each call it:
 - with a CA bundle set, makes dbt-mysql's connector verify the server certificate
   against it (dbt-mysql 1.7.0 has no TLS profile keys of its own).
 
-Target and log paths default to ``dbt_project/target`` and ``dbt_project/logs``;
+Target and log paths default to ``$DBT_TARGET_PATH`` and ``$DBT_LOG_PATH``, else to
+``dbt_project/target`` and ``dbt_project/logs``;
 a read-only deployment (Lambda) passes folders under ``/tmp``.
 
 :func:`summarize` turns a build's result into rows per mart and counts of tests
@@ -138,7 +139,8 @@ def run_dbt(
     """Run one dbt command (``args`` as on the command line, e.g. ``["build"]``) in-process.
 
     ``settings`` default to a fresh :class:`Settings`. ``target_path`` and
-    ``log_path`` default to ``target`` and ``logs`` inside ``project_dir``;
+    ``log_path`` default to ``$DBT_TARGET_PATH`` / ``$DBT_LOG_PATH`` when set, else to
+    ``target`` and ``logs`` inside ``project_dir``;
     ``profiles_dir`` to ``.local/dbt`` (see :func:`prepare_profiles_dir`).
     Returns dbt's ``dbtRunnerResult``: ``.success`` is False when a model or test
     failed (``.result`` has the per-node results) or, with ``.exception`` set, when
@@ -148,18 +150,27 @@ def run_dbt(
     settings = settings if settings is not None else Settings()
     os.environ.update(dbt_environment(settings))
     folder = prepare_profiles_dir(profiles_dir)
-    os.environ["DBT_PROFILES_DIR"] = str(folder)
     project_dir = Path(project_dir)
-    target = Path(target_path) if target_path is not None else project_dir / "target"
-    logs = Path(log_path) if log_path is not None else project_dir / "logs"
-    os.environ["DBT_TARGET_PATH"] = str(target)
-    os.environ["DBT_LOG_PATH"] = str(logs)
+    paths = {
+        "DBT_PROFILES_DIR": str(folder),
+        "DBT_TARGET_PATH": str(target_path or os.environ.get("DBT_TARGET_PATH") or project_dir / "target"),
+        "DBT_LOG_PATH": str(log_path or os.environ.get("DBT_LOG_PATH") or project_dir / "logs"),
+    }
+    saved = {name: os.environ.get(name) for name in paths}
+    os.environ.update(paths)  # for this call only: restored below
 
     from dbt.cli.main import dbtRunner
 
     _install_tls_verification()
     argv = [*args, "--project-dir", str(project_dir), "--profiles-dir", str(folder)]
-    return dbtRunner().invoke(argv)
+    try:
+        return dbtRunner().invoke(argv)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dataclass

@@ -1,19 +1,14 @@
-"""Helpers for the dbt tests: land the shared recordings into the landing tables.
+"""Helpers for the dbt tests: land the shared recordings, build landing rows, compare tables.
 
-:func:`land_corpus` fills ``gans_raw`` from ``../shared/recordings``. When the
-extractors' ``extract.pipeline.replay(settings, recordings_dir)`` exists it is used
-(the real corpus, Wikipedia pages parsed by the real parser); until then the JSON
-bodies of the manifest are landed as they are (OpenWeather and AeroDataBox bodies
-are stored unchanged by the extractors), plus hand-built Wikipedia payloads of the
-documented shape for Berlin's two recorded revisions (:data:`BERLIN_WIKIPEDIA`).
-
-All times are UTC. Rows go through :class:`extract.loader.Loader`, like the pipeline's.
+:func:`land_corpus` fills ``gans_raw`` from ``../shared/recordings`` with
+``extract.pipeline.replay`` (the same parsing and loading as live runs);
+:func:`row_from_entry` and :func:`land` land modified copies of recorded bodies for the
+incremental tests. All times are UTC. Rows go through :class:`extract.loader.Loader`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,88 +18,6 @@ from extract import db
 from extract.loader import LandingRow, Loader
 from extract.runlog import RunLog
 from extract.settings import Settings
-
-#: Berlin's infobox facts for the two recorded revisions, in the Wikipedia payload shape.
-BERLIN_WIKIPEDIA: list[dict[str, Any]] = [
-    {
-        "fetched_at": "2022-10-07T12:00:00Z",
-        "payload": {
-            "city": "Berlin",
-            "page_title": "Berlin",
-            "page_url": "https://en.wikipedia.org/wiki/Berlin",
-            "revision_id": 1113830351,
-            "country": "Germany",
-            "latitude": 52.52,
-            "longitude": 13.405,
-            "populations": [
-                {
-                    "kind": "city",
-                    "value": 3769495,
-                    "as_of_date": "2020-12-31",
-                    "as_of_precision": "day",
-                    "figure_type": None,
-                    "label": "City/State",
-                },
-                {
-                    "kind": "urban",
-                    "value": 4473101,
-                    "as_of_date": None,
-                    "as_of_precision": None,
-                    "figure_type": None,
-                    "label": "Urban",
-                },
-                {
-                    "kind": "metro",
-                    "value": 6144600,
-                    "as_of_date": None,
-                    "as_of_precision": None,
-                    "figure_type": None,
-                    "label": "Metro",
-                },
-            ],
-            "parser_version": 1,
-        },
-    },
-    {
-        "fetched_at": "2025-11-15T12:00:00Z",
-        "payload": {
-            "city": "Berlin",
-            "page_title": "Berlin",
-            "page_url": "https://en.wikipedia.org/wiki/Berlin",
-            "revision_id": 1321491080,
-            "country": "Germany",
-            "latitude": 52.52,
-            "longitude": 13.405,
-            "populations": [
-                {
-                    "kind": "city",
-                    "value": 3596999,
-                    "as_of_date": "2022-01-01",
-                    "as_of_precision": "year",
-                    "figure_type": "census",
-                    "label": "City/State",
-                },
-                {
-                    "kind": "city",
-                    "value": 3897145,
-                    "as_of_date": "2024-12-01",
-                    "as_of_precision": "month",
-                    "figure_type": "estimate",
-                    "label": "City/State",
-                },
-                {
-                    "kind": "urban",
-                    "value": 4679500,
-                    "as_of_date": None,
-                    "as_of_precision": None,
-                    "figure_type": None,
-                    "label": "Urban",
-                },
-            ],
-            "parser_version": 1,
-        },
-    },
-]
 
 
 def parse_utc(text: str) -> datetime:
@@ -132,22 +45,6 @@ def row_from_entry(recordings: Path, entry: dict[str, Any]) -> LandingRow:
     )
 
 
-def wikipedia_rows() -> list[LandingRow]:
-    """Hand-built Wikipedia landing rows for Berlin's two revisions (:data:`BERLIN_WIKIPEDIA`)."""
-    return [
-        LandingRow(
-            source="wikipedia",
-            request_key={"city": item["payload"]["city"]},
-            request_params={},
-            fetched_at=parse_utc(item["fetched_at"]),
-            http_status=200,
-            payload=item["payload"],
-            infobox_html="<table class='infobox'></table>",
-        )
-        for item in BERLIN_WIKIPEDIA
-    ]
-
-
 def land(settings: Settings, rows: list[LandingRow], trigger: str = "test") -> int:
     """Land ``rows`` (grouped per source, one run each) as the loader user; return rows landed."""
     conn = db.connect(settings, "loader")
@@ -166,24 +63,12 @@ def land(settings: Settings, rows: list[LandingRow], trigger: str = "test") -> i
     return landed
 
 
-def replay_available() -> bool:
-    """True when the extractors' ``extract.pipeline.replay`` exists in the tree."""
-    try:
-        module = importlib.import_module("extract.pipeline")
-    except ImportError:
-        return False
-    return callable(getattr(module, "replay", None))
-
-
 def land_corpus(settings: Settings, recordings: Path) -> None:
-    """Fill the landing tables with the whole recorded corpus (see the module docstring)."""
-    if replay_available():
-        from extract.pipeline import replay
+    """Fill the landing tables with the whole recorded corpus, through the extractors' replay."""
+    from extract.pipeline import replay
 
-        replay(settings, recordings)
-        return
-    rows = [row_from_entry(recordings, e) for e in manifest(recordings) if e["source"] != "wikipedia"]
-    land(settings, rows + wikipedia_rows())
+    summary = replay(settings, recordings)
+    assert summary.ok, summary
 
 
 def table_checksum(conn, table: str) -> tuple[int, str]:
