@@ -198,7 +198,7 @@ def _bootstrap(reset: bool) -> LocalServer:
     started = server.up()
     bootstrap(settings, reset=reset)
     state = "started" if started else "already running"
-    click.echo(f"MariaDB {state} on {server.host}:{server.port} (socket {server.socket}); databases ready")
+    click.echo(f"MariaDB {state} on {server.host}:{server.port} (socket {server.socket}); databases ready", err=True)
     return server
 
 
