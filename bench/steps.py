@@ -21,7 +21,23 @@ from extract.settings import PROJECT_ROOT
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 
 
+def peak_rss_mb() -> float | None:
+    """Peak resident set size of this process image in MB (Linux ``VmHWM``), None where unavailable.
+
+    Not ``ru_maxrss``: on Linux a child's ``ru_maxrss`` starts at its parent's RSS at
+    fork, so it would report the harness's memory, not the step's.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def _emit(result: dict) -> None:
+    result["peak_rss_mb"] = peak_rss_mb()
     sys.stdout.flush()
     print(json.dumps(result), flush=True)
 
