@@ -70,6 +70,26 @@ class RunLog:
         self.conn.commit()
         return found
 
+    def landed_under_key(self, source: str, idempotency_key: str) -> int:
+        """Rows of ``source``'s landing table stored by any run with this idempotency key (every attempt).
+
+        Counted from the landing rows themselves (``run_id`` of a run with the key), so rows
+        of an attempt that died before :meth:`finish` wrote its counters count too; a row
+        landed before under another key (a duplicate now) does not.
+        """
+        from extract.loader import LANDING_TABLES
+
+        table = LANDING_TABLES[source]
+        with self.conn.cursor() as cur:
+            cur.execute(
+                f"select count(*) from {table} t join extract_runs r on r.id = t.run_id"
+                " where r.source = %s and r.idempotency_key = %s",
+                (source, idempotency_key),
+            )
+            (count,) = cur.fetchone()
+        self.conn.commit()
+        return int(count)
+
     def error(
         self,
         run: Run,

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
+import pymysql
 import pytest
 from moto import mock_aws
 from werkzeug import Response
@@ -286,6 +287,36 @@ def test_failed_delivery_raises_and_the_retry_completes_without_copies(aws, sett
 
     # a third delivery after the success is skipped
     assert extract_handler.handler(event, None)["sources"][0]["status"] == "skipped"
+
+
+def test_retry_after_a_late_failure_still_triggers_the_transform(aws, settings, recorded_apis, monkeypatch):
+    """Attempt 1 lands every row, then dies before closing its run; the retry lands only duplicates."""
+    from extract.runlog import RunLog
+
+    expected = {c.name for c in recorded_apis.cities} & set(recorded_apis.latest["openweather"])
+    event = scheduler_event("gans-forecasts", "2026-11-23T06:05:00Z", ["openweather"])
+
+    def lost_connection(self, run):
+        raise pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query")
+
+    with monkeypatch.context() as patched, pytest.raises(extract_handler.ExtractFailed):
+        patched.setattr(RunLog, "finish", lost_connection)
+        extract_handler.handler(event, None)
+    assert _count(settings, "select count(*) from openweather_forecasts") == len(expected)
+    assert [r[3:5] for r in _runs(settings, "openweather")] == [("running", 0)]  # its counters were never written
+
+    retry = extract_handler.handler(event, None)
+    assert retry["ok"] is True
+    assert retry["landed"] == 0 and retry["sources"][0]["duplicates"] == len(expected)
+    assert retry["landed_total"] == retry["sources"][0]["landed_total"] == len(expected)
+    record = {"requestContext": {"condition": "Success"}, "requestPayload": event, "responsePayload": retry}
+    step = transform_handler.plan(record)
+    assert step is not None and step["select"] == event["transform"]["select"]
+
+    # another schedule's key with unchanged data: nothing new under that key, no transform
+    later = extract_handler.handler(scheduler_event("gans-forecasts", "2026-11-23T09:05:00Z", ["openweather"]), None)
+    assert later["landed_total"] == 0
+    assert transform_handler.plan({"requestPayload": {}, "responsePayload": later}) is None
 
 
 def test_wikipedia_and_airports_events_land_the_recorded_cities(aws, settings, recorded_apis):

@@ -22,9 +22,13 @@ The window is derived from ``scheduled_time``, never from the clock, so a retry
 the next morning asks for the same flights. Events without a schedule (manual
 invocations) may carry their own ``idempotency_key``.
 
-Returns ``{"ok", "landed", "sources": [{source, run_id, status, requests, landed,
-duplicates, errors}], "transform"}`` (``transform`` copied from the event, for the
-OnSuccess destination). Raises :class:`ExtractFailed` when a source failed, after
+Returns ``{"ok", "landed", "landed_total", "sources": [{source, run_id, status, requests,
+landed, landed_total, duplicates, errors}], "transform"}`` (``transform`` copied from the
+event, for the OnSuccess destination). ``landed`` counts the rows this attempt stored;
+``landed_total`` the rows stored under the source's idempotency key by every attempt
+(counted in the landing tables), which the transform function decides on: a retry after
+an attempt that landed everything and then failed lands only duplicates, yet its rows
+still need the transform. Raises :class:`ExtractFailed` when a source failed, after
 every source ran, so the invocation is retried and finally dead-lettered; raises
 :class:`BadExtractEvent` for an event it cannot run.
 
@@ -149,6 +153,30 @@ def _base_urls() -> dict[str, str] | None:
     return value
 
 
+def _add_landed_totals(settings, results: list[dict[str, Any]]) -> None:
+    """Set ``landed_total`` on each result: rows landed under its idempotency key by every attempt.
+
+    A retry after an attempt that landed its rows and then failed lands only duplicates
+    (``landed`` 0), yet those rows were never transformed: the transform decides on this
+    total. Without a key it is the attempt's own ``landed``.
+    """
+    from extract import db
+    from extract.runlog import RunLog
+
+    keyed = [r for r in results if r["idempotency_key"]]
+    for r in results:
+        r["landed_total"] = r["landed"]
+    if not keyed:
+        return
+    conn = db.connect(settings, "loader")
+    try:
+        runlog = RunLog(conn)
+        for r in keyed:
+            r["landed_total"] = runlog.landed_under_key(r["source"], r["idempotency_key"])
+    finally:
+        conn.close()
+
+
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point: extract what ``event`` asks for (see the module docstring)."""
     from extract.pipeline import extract
@@ -193,9 +221,11 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
                     "spooled_to": [str(p) for p in summary.spool_dirs],
                 }
             )
+    _add_landed_totals(settings, results)
     report = {
         "ok": all(r["status"] != "failed" and r["errors"] == 0 for r in results),
         "landed": sum(r["landed"] for r in results),
+        "landed_total": sum(r["landed_total"] for r in results),
         "sources": results,
         "schedule": request["schedule"],
         "scheduled_time": None if request["scheduled_time"] is None else request["scheduled_time"].isoformat(),

@@ -17,9 +17,12 @@ Events (JSON):
   optional (``{}`` builds everything: seeds, models, tests);
 - a Lambda destination record of the extract function (``requestContext``,
   ``requestPayload``, ``responsePayload``): the ``transform`` object of the extract
-  function's result says what to build; when that extraction landed no new row
-  (a re-delivered event, or unchanged data), nothing is run, unless the record's
-  transform says ``"force": true``.
+  function's result says what to build; when that extraction landed no new row under
+  its idempotency key in any attempt (``landed_total``; ``landed``, this attempt's
+  count, for records without it) — unchanged data — nothing is run, unless the record's
+  transform says ``"force": true``. A retry whose earlier attempt landed the rows and
+  then failed does run (its own ``landed`` is 0, ``landed_total`` is not); so does a
+  re-delivery of an event that succeeded before (dbt builds are idempotent).
 
 Returns a JSON summary (command, success, node statuses, rows per mart, how the
 project was parsed). Raises :class:`TransformFailed` when dbt failed (a model or a
@@ -85,7 +88,8 @@ def plan(event: dict[str, Any] | None) -> dict[str, Any] | None:
             return None
         if not isinstance(spec, dict):
             raise BadTransformEvent("responsePayload.transform must be an object")
-        if not spec.get("force") and not response.get("landed"):
+        landed = response.get("landed_total", response.get("landed"))
+        if not spec.get("force") and not landed:
             return None
     else:
         spec = event
