@@ -61,13 +61,28 @@ def register_secret(value: str) -> None:
             _secrets.add(value)
 
 
-def redact(text: str) -> str:
-    """``text`` with every registered secret, and every ``appid=``/``key=``-style query value, replaced by ``***``."""
+def redact(text: str, *, patterns: bool = True) -> str:
+    """``text`` with every registered secret, and every ``appid=``/``key=``-style query value, replaced by ``***``.
+
+    ``patterns=False`` replaces only the registered secrets (for response bodies that may
+    legitimately contain ``key=...`` links, e.g. Wikipedia pages).
+    """
     with _secrets_lock:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:
         text = text.replace(secret, "***")
-    return _SECRET_PARAM_RE.sub(r"\1=***", text)
+    return _SECRET_PARAM_RE.sub(r"\1=***", text) if patterns else text
+
+
+def redact_body(body: bytes, *, patterns: bool = True) -> bytes:
+    """A response body with :func:`redact` applied, as bytes; ``body`` itself (same bytes) when nothing matched.
+
+    The bytes are read as UTF-8 with undecodable bytes kept as they are (``surrogateescape``),
+    so a body without secrets, or with other encodings, comes back unchanged.
+    """
+    text = body.decode("utf-8", errors="surrogateescape")
+    cleaned = redact(text, patterns=patterns)
+    return body if cleaned == text else cleaned.encode("utf-8", errors="surrogateescape")
 
 
 class RedactingFilter(logging.Filter):

@@ -5,7 +5,7 @@ is a JSON object::
 
     {"source": "openweather", "key": {"city": "Berlin"},
      "request": {"method": "GET", "url": "https://...", "params": {...}},   # never an API key
-     "fetched_at": "2024-06-18T10:30:00Z",      # UTC, YYYY-MM-DDTHH:MM:SSZ
+     "fetched_at": "2024-06-18T10:30:00Z",      # UTC, YYYY-MM-DDTHH:MM:SS[.ffffff]Z
      "fetched_at_estimated": false, "status": 200, "content_type": "application/json",
      "body": "openweather/berlin_20240618T103000Z.json",   # relative to the folder
      "note": "...", "captured_by": "..."}
@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from extract.http import redact, strip_secrets
+from extract.http import redact, redact_body, strip_secrets
 from extract.sources import Fetched
 
 MANIFEST = "manifest.jsonl"
@@ -38,10 +38,13 @@ class ManifestError(ValueError):
 
 
 def format_instant(moment: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SSZ`` of an aware datetime (converted to UTC, sub-seconds dropped)."""
+    """UTC text of an aware datetime: ``YYYY-MM-DDTHH:MM:SSZ``, or ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
+    when it has microseconds (so :func:`parse_instant` gives back the same instant). Raises
+    :class:`ValueError` for a naive datetime."""
     if moment.tzinfo is None:
         raise ValueError("fetched_at must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_instant(text: str) -> datetime:
@@ -159,8 +162,11 @@ def _slug(key: dict[str, Any]) -> str:
 class Recorder:
     """Writes responses into ``directory`` in the manifest format (creating it); safe across threads.
 
-    Query parameters that look like keys are dropped and the URL is redacted, so no
-    API key reaches a recording. ``note`` and ``captured_by`` go on every line.
+    Query parameters that look like keys are dropped, the URL is redacted and so is the
+    body, so no API key reaches a recording: registered secrets (:func:`extract.http.register_secret`)
+    are replaced by ``***`` in every body, ``appid=...``-style values only in bodies of non-2xx
+    responses (error pages echo the request URL; a 2xx body is kept as received, Wikipedia
+    pages do contain ``key=`` links). ``note`` and ``captured_by`` go on every line.
     """
 
     def __init__(self, directory: str | Path, note: str | None = None, captured_by: str = "gans-extract"):
@@ -179,7 +185,9 @@ class Recorder:
         """Write ``fetched``'s body and append its manifest line; returns the entry as written."""
         kind = fetched.content_type.split(";")[0].split("/")[-1].strip().lower()
         ext = _EXTENSIONS.get(kind, ".json" if kind.endswith("json") else ".txt")
-        stamp = format_instant(fetched.fetched_at).replace("-", "").replace(":", "")
+        if fetched.fetched_at.tzinfo is None:
+            raise ValueError("fetched_at must be timezone-aware")
+        stamp = fetched.fetched_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")  # file name; the line keeps µs
         with self._lock:
             folder = self.directory / fetched.source
             folder.mkdir(parents=True, exist_ok=True)
@@ -188,7 +196,8 @@ class Recorder:
             while (folder / name).exists():
                 n += 1
                 name = f"{base}_{n}{ext}"
-            (folder / name).write_bytes(fetched.body)
+            body = redact_body(fetched.body, patterns=not 200 <= fetched.status < 300)
+            (folder / name).write_bytes(body)
             line: dict[str, Any] = {
                 "source": fetched.source,
                 "key": fetched.key,
@@ -201,7 +210,8 @@ class Recorder:
                 "fetched_at_estimated": False,
                 "status": fetched.status,
                 "content_type": fetched.content_type,
-                "note": note or self.note or "exact bytes as received",
+                "note": (note or self.note or "exact bytes as received")
+                + ("" if body is fetched.body else "; API keys in the body replaced by ***"),
                 "captured_by": self.captured_by,
                 "body": f"{fetched.source}/{name}",
             }

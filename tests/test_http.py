@@ -15,7 +15,7 @@ import pytest
 from pyrate_limiter import AbstractClock
 from werkzeug.wrappers import Response
 
-from extract.http import HttpClient, HttpError, RateLimited, RateLimiter, redact
+from extract.http import HttpClient, HttpError, RateLimited, RateLimiter, redact, redact_body, register_secret
 
 SECRET = "sEcReT-api-key-5551234"
 
@@ -213,3 +213,13 @@ def test_user_agent_sent(httpserver):
     ).respond_with_data("<html></html>")
     client = _client(httpserver, headers={"User-Agent": "GansTest/1.0 (ops@example.org)"})
     assert client.get("/wiki/Berlin").status == 200
+
+
+def test_redact_body_keeps_other_bytes_and_hides_keys():
+    register_secret("body-secret-key-2718")
+    latin1 = "Zürich".encode("latin-1") + b" \xff\x00 body-secret-key-2718 ?appid=unregistered-1"
+    cleaned = redact_body(latin1)
+    assert cleaned == "Zürich".encode("latin-1") + b" \xff\x00 *** ?appid=***"  # undecodable bytes kept
+    assert redact_body(latin1, patterns=False).endswith(b"*** ?appid=unregistered-1")
+    clean = b'{"temp": 20.5}'
+    assert redact_body(clean) is clean

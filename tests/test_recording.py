@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from extract.recording import ManifestError, Recorder, format_instant, read_manifest
+from extract.http import register_secret
+from extract.recording import ManifestError, Recorder, format_instant, parse_instant, read_manifest
 from extract.sources import Fetched
 
 SECRET = "rec-secret-key-424242"
 
 
-def _fetched(key, when, body=b'{"a": 1}', params=None, source="openweather") -> Fetched:
+def _fetched(key, when, body=b'{"a": 1}', params=None, source="openweather", status=200) -> Fetched:
     return Fetched(
-        source, key, "GET", f"https://api.example/x?appid={SECRET}", params or {}, when, 200, "application/json", body
+        source,
+        key,
+        "GET",
+        f"https://api.example/x?appid={SECRET}",
+        params or {},
+        when,
+        status,
+        "application/json",
+        body,
     )
 
 
@@ -48,7 +57,7 @@ def test_round_trip_and_secrets_stripped(tmp_path):
     lines = [json.loads(line) for line in text.splitlines()]
     assert set(lines[0]) >= {"source", "key", "request", "fetched_at", "status", "content_type", "body"}
     assert lines[0]["request"]["params"] == {"lat": 1}
-    assert lines[0]["fetched_at"] == "2024-06-18T11:30:05Z"
+    assert lines[0]["fetched_at"] == "2024-06-18T11:30:05.123456Z"  # microseconds kept
     entries = read_manifest(tmp_path)
     assert [e.key["city"] for e in entries] == ["Zürich", "O'Hare; --", "Zürich"]  # by fetched_at, ties by line
     assert [e.to_fetched().body for e in entries] == [b'{"a": 2}', b"<html/>", b'{"a": 1}']
@@ -88,3 +97,27 @@ def test_missing_manifest(tmp_path):
 def test_format_instant_requires_aware():
     with pytest.raises(ValueError):
         format_instant(datetime(2024, 1, 1))
+
+
+def test_format_instant_keeps_microseconds_and_parses_back():
+    exact = datetime(2024, 6, 18, 10, 30, 5, tzinfo=UTC)
+    assert format_instant(exact) == "2024-06-18T10:30:05Z"
+    fine = datetime(2024, 6, 18, 12, 30, 5, 120, tzinfo=timezone(timedelta(hours=2)))
+    assert format_instant(fine) == "2024-06-18T10:30:05.000120Z"
+    assert parse_instant(format_instant(fine)) == fine
+    assert parse_instant(format_instant(exact)) == exact
+
+
+def test_recorded_bodies_lose_registered_keys_and_error_pages_their_query_keys(tmp_path):
+    register_secret(SECRET)
+    rec = Recorder(tmp_path)
+    unregistered = "never-registered-key-777"
+    echo = f'{{"key": "{SECRET}", "url": "https://api.example/f?lat=1&appid={unregistered}&units=metric"}}'
+    error_page = rec.record(_fetched({"city": "A"}, datetime(2024, 1, 1, tzinfo=UTC), body=echo.encode(), status=401))
+    page = f'<a href="/w/index.php?key=news4382800.html">news</a> {SECRET}'.encode()
+    wiki = rec.record(_fetched({"city": "B"}, datetime(2024, 1, 1, tzinfo=UTC), body=page))
+    stored = error_page.body_path.read_bytes()
+    assert SECRET.encode() not in stored and unregistered.encode() not in stored
+    assert b"appid=***&units=metric" in stored
+    # a 2xx body loses only the registered key; its key=... links are data
+    assert wiki.body_path.read_bytes() == page.replace(SECRET.encode(), b"***")
