@@ -6,7 +6,8 @@ Commands (``--help`` on each):
   flights of those airports for a window (default: the coming day, local time), for all
   sources or ``--sources``; ``--record DIR`` also writes every response to DIR in the
   manifest format (keys stripped);
-- ``replay DIR``: lands every recording of ``DIR/manifest.jsonl`` in ``fetched_at`` order;
+- ``replay DIR``: lands every recording of ``DIR/manifest.jsonl`` in one ``fetched_at`` order
+  across all sources (ties: manifest line order), with one run per source;
 - ``dbt ARGS...``: dbt in-process with the project's profile and settings (e.g. ``dbt build``);
 - ``pipeline [--replay DIR]``: the main job (``make run``): extract live (or replay DIR),
   then ``dbt build``, then a summary of both.
@@ -182,9 +183,10 @@ def run(ctx, sources, cities, start, end, record_dir, direction, idempotency_key
 def replay(ctx, directory: Path, sources) -> None:
     """Land every recording of DIRECTORY/manifest.jsonl, in fetched_at order.
 
-    Uses the recorded fetched_at and status and the same parsing and loading as live
-    runs; replaying the same directory twice lands nothing new. Exit status 0 only when
-    nothing failed.
+    One fetched_at order across all sources (ties: manifest line order); one run per
+    source in extract_runs. Uses the recorded fetched_at and status and the same parsing
+    and loading as live runs; replaying the same directory twice lands nothing new.
+    Exit status 0 only when nothing failed.
     """
     from extract.pipeline import replay as do_replay
 

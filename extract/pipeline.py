@@ -6,12 +6,15 @@ and a :class:`Summary`. Each response goes through the same steps:
 1. counted as a request, and written to the ``--record`` folder when one is given;
 2. checked and parsed by its source module (:mod:`extract.sources`): a non-200 status
    (204 is fine for flights), an unparseable page or JSON missing keys is written to
-   ``extract_errors`` with the body, and the run carries on with the other keys;
+   ``extract_errors`` with the body (API keys redacted), and the run carries on with the other keys;
 3. landed in batches through :class:`extract.loader.Loader` (idempotent: landing the same
    response twice stores it once). When a batch cannot be landed (database gone), the
    error is recorded if the database still answers, and the batch's responses are
    written to a spool folder in the manifest format (default ``.local/spool/<UTC timestamp>/``)
    so that ``replay`` can land them later; the error message names the folder.
+
+Replay order: the recordings of all sources in one ``fetched_at`` order (ties: manifest
+line order), each landed under its source's run (one run per source).
 
 Live order: wikipedia, openweather, aerodatabox_airports, aerodatabox_flights. The
 flights of the airports found in the same call are fetched; when only
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,9 +38,9 @@ import requests
 
 from extract import db
 from extract.cities import City, load_cities, select_cities
-from extract.http import HttpClient, HttpError, redact
+from extract.http import HttpClient, HttpError, redact, redact_body
 from extract.loader import SOURCES, LandingRow, Loader, LoadError
-from extract.recording import Recorder, read_manifest
+from extract.recording import Recorder, format_instant, read_manifest
 from extract.runlog import Run, RunLog
 from extract.settings import LOCAL_DIR, Settings
 from extract.sources import Fetched, ParseError, RequestSpec, aerodatabox, openweather, parser_for, wikipedia
@@ -226,14 +230,20 @@ class _SourceRun:
         http_status: int | None = None,
         body: bytes | str | None = None,
     ) -> None:
-        """Record an error in ``extract_errors`` (if the database answers) and count it."""
+        """Record an error in ``extract_errors`` (if the database answers) and count it.
+
+        The message and the body are redacted first (:func:`extract.http.redact`): an
+        upstream error page may echo the request URL with its ``appid=<key>``.
+        """
         message = redact(message)
+        if isinstance(body, bytes):
+            body = redact_body(body)
+        elif body is not None:
+            body = redact(body)
         self.result.messages.append(message)
         try:
             self.runlog.error(self.run, key, error_type, message, http_status=http_status, body=body)
-        except Exception as exc:  # database gone: the count and the log line remain
-            if self.run.counters.errors == 0:
-                self.run.counters.errors += 1
+        except Exception as exc:  # database gone (RunLog.error counted it first): the count and the log line remain
             log.error("%s %s: %s: %s (not recorded in extract_errors: %s)", self.source, key, error_type, message, exc)
 
     def handle(self, fetched: Fetched) -> list[LandingRow]:
@@ -434,6 +444,15 @@ def _check_sources(sources: Iterable[str]) -> list[str]:
     return [s for s in SOURCES if s in asked]
 
 
+def resolve_base_urls(settings: Settings, base_urls: Mapping[str, str] | None = None) -> dict[str, str]:
+    """API root per client name (``wikipedia``, ``openweather``, ``aerodatabox``).
+
+    :data:`DEFAULT_BASE_URLS`, with AeroDataBox on ``https://`` + ``settings.aerodatabox_host``,
+    overridden by ``base_urls``.
+    """
+    return {**DEFAULT_BASE_URLS, "aerodatabox": "https://" + settings.aerodatabox_host, **(base_urls or {})}
+
+
 def make_clients(
     settings: Settings,
     sources: Sequence[str],
@@ -447,9 +466,7 @@ def make_clients(
     Keys and rates come from ``settings``; ``base_urls`` overrides the API roots;
     ``http_options`` are extra :class:`HttpClient` arguments (tests: ``sleep``, ``backoff_factor``).
     """
-    urls = {**DEFAULT_BASE_URLS, **(base_urls or {})}
-    if "aerodatabox" not in (base_urls or {}):
-        urls["aerodatabox"] = "https://" + settings.aerodatabox_host
+    urls = resolve_base_urls(settings, base_urls)
     common: dict[str, Any] = {"timeout": settings.http_timeout_s, "max_retries": settings.http_max_retries}
     common.update(http_options or {})
 
@@ -530,9 +547,9 @@ def extract(
     if window is not None and (window[0].tzinfo is None or window[1].tzinfo is None or window[0] >= window[1]):
         raise ValueError("window must be two timezone-aware datetimes, start before end")
     chosen = select_cities(load_cities(settings.cities_file), cities)
-    urls = {**DEFAULT_BASE_URLS, "aerodatabox": "https://" + settings.aerodatabox_host, **(base_urls or {})}
+    urls = resolve_base_urls(settings, base_urls)
     clients = make_clients(
-        settings, chosen_sources, base_urls=base_urls, session_factory=session_factory, http_options=http_options
+        settings, chosen_sources, base_urls=urls, session_factory=session_factory, http_options=http_options
     )
     recorder = Recorder(record_dir) if record_dir is not None else None
     summary = Summary()
@@ -622,46 +639,60 @@ def replay(
 ) -> Summary:
     """Land every recording of ``recordings_dir/manifest.jsonl`` with its recorded ``fetched_at`` and status.
 
-    Recordings are processed per source (in :data:`SOURCES` order), each in ``fetched_at``
-    order, through the same parsers and loader as live runs; replaying twice lands
-    nothing new (all duplicates). ``sources`` limits the replay; a source asked for
-    explicitly gets a run even with no recordings. Raises :class:`FileNotFoundError` without
-    a manifest, :class:`extract.recording.ManifestError` on a malformed line and
-    :class:`ValueError` for an unknown source in the manifest — all before anything is landed.
+    Each source asked for (or found in the manifest) gets one ``extract_runs`` row, opened
+    up front in :data:`SOURCES` order. The recordings are then landed in one global
+    ``fetched_at`` order across all sources (ties: manifest line order), through the same
+    parsers and loader as live runs: each goes to its source's run, and a source's queued
+    batch is landed before a recording of another source is, so rows reach the landing
+    tables in that order too. Replaying twice lands nothing new (all duplicates).
+    ``sources`` limits the replay; a source asked for explicitly gets a run even with no
+    recordings. Raises :class:`FileNotFoundError` without a manifest,
+    :class:`extract.recording.ManifestError` on a malformed line and :class:`ValueError`
+    for an unknown source in the manifest — all before anything is landed.
     """
     directory = Path(recordings_dir)
     asked = _check_sources(sources) if sources is not None else None
-    entries = read_manifest(directory, set(asked) if asked is not None else None)
+    entries = read_manifest(directory, set(asked) if asked is not None else None)  # by (fetched_at, line)
     unknown = sorted({e.source for e in entries} - set(SOURCES))
     if unknown:
         raise ValueError(f"{directory}: unknown source(s) in the manifest: {', '.join(unknown)}")
-    by_source: dict[str, list] = {}
-    for entry in entries:
-        by_source.setdefault(entry.source, []).append(entry)
-    chosen = asked if asked is not None else [s for s in SOURCES if s in by_source]
+    totals = Counter(e.source for e in entries)
+    chosen = asked if asked is not None else [s for s in SOURCES if s in totals]
     summary = Summary()
     conn = db.connect(settings, "loader")
     runlog, loader = RunLog(conn), Loader(conn)
     spool = _Spool(None, summary)
     try:
         with _Progress(progress) as bar:
+            jobs: dict[str, _SourceRun] = {}
             for source in chosen:
-                todo = by_source.get(source, [])
-                run = runlog.start(source, trigger)
-                job = _SourceRun(
-                    source, runlog, loader, run, recorder=None, spool=spool, batch_size=batch_size, replay_dir=directory
+                jobs[source] = _SourceRun(
+                    source,
+                    runlog,
+                    loader,
+                    runlog.start(source, trigger),
+                    recorder=None,
+                    spool=spool,
+                    batch_size=batch_size,
+                    replay_dir=directory,
                 )
-                bar.start(source, len(todo))
-                for entry in todo:
-                    try:
-                        fetched = entry.to_fetched()
-                    except OSError as exc:
-                        job.run.counters.requests += 1
-                        job.error(entry.key, "MissingBody", f"line {entry.line}: cannot read {entry.body}: {exc}")
-                    else:
-                        job.handle(fetched)
-                    bar.advance(source, f"{entry.body} ({entry.fetched_at:%Y-%m-%dT%H:%M:%SZ})")
-                summary.results.append(job.finish())
+                bar.start(source, totals[source])
+            previous: _SourceRun | None = None
+            for entry in entries:
+                job = jobs[entry.source]
+                if previous is not None and previous is not job:
+                    previous.flush()  # land in global fetched_at order, across tables too
+                previous = job
+                try:
+                    fetched = entry.to_fetched()
+                except OSError as exc:
+                    job.run.counters.requests += 1
+                    job.error(entry.key, "MissingBody", f"line {entry.line}: cannot read {entry.body}: {exc}")
+                else:
+                    job.handle(fetched)
+                bar.advance(entry.source, f"{entry.body} ({format_instant(entry.fetched_at)})")
+            for source in chosen:
+                summary.results.append(jobs[source].finish())
     finally:
         try:
             conn.close()

@@ -5,6 +5,7 @@ Live runs point the clients at a local pytest-httpserver; nothing is mocked on t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -424,3 +425,125 @@ def test_progress_bar_mode_runs(settings, tmp_path, capsys):
     summary.render()
     out = capsys.readouterr().out
     assert "openweather" in out and "Extraction summary" in out
+
+
+# --------------------------------------------------------------------------------------
+# Replay order, instants to the microsecond, redaction of error bodies, base URLs
+
+
+def test_replay_lands_in_global_fetched_at_order_with_one_run_per_source(settings, tmp_path, monkeypatch):
+    from extract.loader import Loader
+
+    t0 = datetime(2024, 6, 18, 10, 0, tzinfo=UTC)
+    airports = json.dumps(AIRPORTS).encode()
+    rec = Recorder(tmp_path)
+    # written out of order; two at the same instant keep their manifest (line) order
+    plan = [
+        ("aerodatabox_airports", {"city": "C"}, 3, airports),
+        ("openweather", {"city": "A"}, 0, json.dumps(_forecast(1)).encode()),
+        ("aerodatabox_airports", {"city": "A"}, 1, airports.replace(b"EDDB", b"EDDT")),
+        ("openweather", {"city": "B"}, 2, json.dumps(_forecast(2)).encode()),
+        ("openweather", {"city": "C"}, 3, json.dumps(_forecast(3)).encode()),
+        ("aerodatabox_airports", {"city": "B"}, 2, airports.replace(b"EDDB", b"EDDF")),
+    ]
+    for source, key, minutes, body in plan:
+        item = _fetched(source, key, body)
+        rec.record(dataclasses.replace(item, fetched_at=t0 + timedelta(minutes=minutes)))
+
+    landed: list[tuple[str, str]] = []
+    real_land = Loader.land
+
+    def tracking_land(self, run_id, rows):
+        result = real_land(self, run_id, rows)
+        landed.extend((row.source, row.request_key["city"]) for row in rows)
+        return result
+
+    monkeypatch.setattr(Loader, "land", tracking_land)
+    summary = replay(settings, tmp_path, batch_size=10)
+    assert summary.ok, [r.messages for r in summary.results]
+    assert landed == [
+        ("openweather", "A"),
+        ("aerodatabox_airports", "A"),
+        ("openweather", "B"),
+        ("aerodatabox_airports", "B"),
+        ("aerodatabox_airports", "C"),  # line 1: same instant as openweather C (line 5)
+        ("openweather", "C"),
+    ]
+    runs = _rows(settings, "select source, requests, rows_landed, status from extract_runs order by id")
+    assert runs == [("openweather", 3, 3, "succeeded"), ("aerodatabox_airports", 3, 3, "succeeded")]
+    # the landing ids follow fetched_at within each table as well
+    for table in ("openweather_forecasts", "aerodatabox_airports"):
+        stamps = [f for (f,) in _rows(settings, f"select fetched_at from {table} order by id")]
+        assert stamps == sorted(stamps)
+
+
+def test_recorded_and_spooled_instants_replay_to_the_microsecond(settings, tmp_path):
+    fine = datetime(2024, 6, 18, 10, 30, 5, 123456, tzinfo=UTC)
+    rec = Recorder(tmp_path / "rec")
+    item = _fetched("openweather", {"city": "Micro"}, json.dumps(_forecast()).encode())
+    rec.record(dataclasses.replace(item, fetched_at=fine))
+    assert replay(settings, tmp_path / "rec").ok
+    [(stored,)] = _rows(settings, "select fetched_at from openweather_forecasts")
+    assert stored.replace(tzinfo=UTC) == fine
+
+
+def test_error_bodies_echoing_the_key_are_redacted_everywhere(settings, tmp_path, caplog):
+    """An upstream 401 page echoing the request URL with appid=<key> must leave the key nowhere."""
+    from werkzeug.wrappers import Response
+
+    caplog.set_level("DEBUG")
+    key = "echoed-secret-key-31415926"
+
+    def refuses(request):
+        return Response(
+            json.dumps({"cod": 401, "message": f"Invalid API key {request.args.get('appid')}", "url": request.url}),
+            status=401,
+            content_type="application/json",
+        )
+
+    cities = tmp_path / "cities.csv"
+    cities.write_text(CITIES_CSV, encoding="utf-8")
+    keyed = settings.model_copy(update={"cities_file": cities, "openweather_api_key": SecretStr(key)})
+    record = tmp_path / "rec"
+    with HTTPServer() as server:
+        server.expect_request("/data/2.5/forecast").respond_with_handler(refuses)
+        summary = extract(
+            keyed,
+            sources=["openweather"],
+            cities=["Berlin"],
+            base_urls={"openweather": server.url_for("/")},
+            record_dir=record,
+            http_options=FAST,
+        )
+        sent = [req.args.get("appid") for req, _ in server.log]
+    assert sent == [key]  # the key did go to the service, and the page echoed it
+    assert summary.result("openweather").errors == 1
+    [(status, body)] = _rows(settings, "select http_status, body from extract_errors")
+    assert status == 401 and "appid=***" in body and "Invalid API key ***" in body
+
+    everything = [
+        json.dumps(_rows(settings, "select * from extract_errors"), default=str),
+        json.dumps(_rows(settings, "select * from extract_runs"), default=str),
+        *(p.read_text(encoding="utf-8", errors="replace") for p in record.rglob("*") if p.is_file()),
+        "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")),
+    ]
+    for table in LANDING_TABLES.values():
+        everything.append(json.dumps(_rows(settings, f"select * from {table}"), default=str))
+    assert not [text for text in everything if key in text]
+
+
+def test_base_urls_resolve_once_with_overrides(settings):
+    from extract.pipeline import DEFAULT_BASE_URLS, make_clients, resolve_base_urls
+
+    own_host = settings.model_copy(update={"aerodatabox_host": "adb.example"})
+    urls = resolve_base_urls(own_host)
+    assert urls["aerodatabox"] == "https://adb.example"
+    assert urls["openweather"] == DEFAULT_BASE_URLS["openweather"]
+    assert resolve_base_urls(own_host, {"aerodatabox": "http://127.0.0.1:9"})["aerodatabox"] == "http://127.0.0.1:9"
+    keyed = own_host.model_copy(update={"aerodatabox_api_key": SecretStr(KEY_ADB)})
+    clients = make_clients(keyed, ["aerodatabox_airports"], base_urls={"wikipedia": "http://w.example"})
+    try:
+        assert set(clients) == {"aerodatabox"} and clients["aerodatabox"].base_url == "https://adb.example"
+    finally:
+        for client in clients.values():
+            client.close()
