@@ -30,13 +30,12 @@
     timestampadd(second, {{ seconds_expr }}, cast('1970-01-01 00:00:00' as datetime))
 {%- endmacro %}
 
-{# AeroDataBox "2024-05-08 09:10Z" (or ...T09:10Z) -> UTC DATETIME; NULL when absent. #}
-{% macro adb_utc(expr) -%}
-    str_to_date(left(replace({{ expr }}, 'T', ' '), 16), '%Y-%m-%d %H:%i')
-{%- endmacro %}
-
-{# AeroDataBox "2024-05-08 11:10+02:00" -> the local wall-clock DATETIME. #}
-{% macro adb_local(expr) -%}
+{#
+  AeroDataBox time text -> the wall-clock DATETIME written in it, to the minute;
+  NULL when absent. "2024-05-08 09:10Z" (or ...T09:10Z) gives 09:10 UTC,
+  "2024-05-08 11:10+02:00" gives 11:10 local time (its offset: adb_offset_minutes).
+#}
+{% macro adb_wall_clock(expr) -%}
     str_to_date(left(replace({{ expr }}, 'T', ' '), 16), '%Y-%m-%d %H:%i')
 {%- endmacro %}
 

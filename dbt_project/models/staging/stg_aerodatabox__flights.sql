@@ -80,9 +80,9 @@ arrivals as (
 typed as (
     select
         *,
-        {{ adb_local('scheduled_local_text') }} as scheduled_local,
+        {{ adb_wall_clock('scheduled_local_text') }} as scheduled_local,
         {{ adb_offset_minutes('scheduled_local_text') }} as scheduled_offset_min,
-        {{ adb_utc('scheduled_utc_text') }} as scheduled_utc
+        {{ adb_wall_clock('scheduled_utc_text') }} as scheduled_utc
     from arrivals
 )
 
@@ -101,9 +101,9 @@ select
     ) as scheduled_arrival_utc,
     scheduled_local as scheduled_arrival_local,
     scheduled_offset_min as scheduled_arrival_utc_offset_min,
-    {{ adb_utc('revised_utc_text') }} as revised_arrival_utc,
-    {{ adb_local('revised_local_text') }} as revised_arrival_local,
-    {{ adb_utc('runway_utc_text') }} as runway_arrival_utc,
+    {{ adb_wall_clock('revised_utc_text') }} as revised_arrival_utc,
+    {{ adb_wall_clock('revised_local_text') }} as revised_arrival_local,
+    {{ adb_wall_clock('runway_utc_text') }} as runway_arrival_utc,
     {{ as_text('status') }} as status,
     {{ as_text('codeshare_status') }} as codeshare_status,
     case lower(is_cargo) when 'true' then 1 when 'false' then 0 end as is_cargo,
