@@ -30,18 +30,21 @@ items as (
         item.longitude,
         item.time_zone
     from landing
+    -- JSON_TABLE columns: strings as text, so no long value is cut (MariaDB) or
+    -- rejected (MySQL 8); null on error: a value that does not convert is NULL on
+    -- MySQL 8 (MariaDB converts it with a warning, e.g. 'abc' -> 0).
     cross join json_table(
         landing.payload, '$.items[*]' columns (
             search_rank for ordinality,
-            icao varchar(8) path '$.icao',
-            iata varchar(8) path '$.iata',
-            airport_name varchar(255) path '$.name',
-            short_name varchar(255) path '$.shortName',
-            municipality_name varchar(255) path '$.municipalityName',
-            country_code varchar(8) path '$.countryCode',
-            latitude double path '$.location.lat',
-            longitude double path '$.location.lon',
-            time_zone varchar(64) path '$.timeZone'
+            icao text path '$.icao' null on error,
+            iata text path '$.iata' null on error,
+            airport_name text path '$.name' null on error,
+            short_name text path '$.shortName' null on error,
+            municipality_name text path '$.municipalityName' null on error,
+            country_code text path '$.countryCode' null on error,
+            latitude double path '$.location.lat' null on error,
+            longitude double path '$.location.lon' null on error,
+            time_zone text path '$.timeZone' null on error
         )
     ) as item
 )

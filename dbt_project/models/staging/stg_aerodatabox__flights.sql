@@ -46,33 +46,36 @@ arrivals as (
         coalesce(flight.revised_local_nested, flight.revised_local_flat) as revised_local_text,
         coalesce(flight.runway_utc_nested, flight.runway_utc_flat) as runway_utc_text
     from landing
+    -- JSON_TABLE columns: strings as text, so no long value is cut (MariaDB) or
+    -- rejected (MySQL 8); null on error: a value that does not convert is NULL on
+    -- MySQL 8 (MariaDB converts it with a warning, e.g. 'abc' -> 0).
     cross join json_table(
         landing.payload, '$.arrivals[*]' columns (
             board_index for ordinality,
-            flight_number varchar(32) path '$.number',
-            call_sign varchar(32) path '$.callSign',
-            status varchar(32) path '$.status',
-            codeshare_status varchar(32) path '$.codeshareStatus',
-            is_cargo varchar(8) path '$.isCargo',
-            aircraft_model varchar(255) path '$.aircraft.model',
-            aircraft_registration varchar(32) path '$.aircraft.reg',
-            airline_name varchar(255) path '$.airline.name',
-            airline_iata varchar(8) path '$.airline.iata',
-            airline_icao varchar(8) path '$.airline.icao',
-            origin_icao varchar(8) path '$.departure.airport.icao',
-            origin_iata varchar(8) path '$.departure.airport.iata',
-            origin_name varchar(255) path '$.departure.airport.name',
-            terminal varchar(32) path '$.arrival.terminal',
-            sched_utc_nested varchar(32) path '$.arrival.scheduledTime.utc',
-            sched_utc_flat varchar(32) path '$.arrival.scheduledTimeUtc',
-            sched_local_nested varchar(32) path '$.arrival.scheduledTime.local',
-            sched_local_flat varchar(32) path '$.arrival.scheduledTimeLocal',
-            revised_utc_nested varchar(32) path '$.arrival.revisedTime.utc',
-            revised_utc_flat varchar(32) path '$.arrival.revisedTimeUtc',
-            revised_local_nested varchar(32) path '$.arrival.revisedTime.local',
-            revised_local_flat varchar(32) path '$.arrival.revisedTimeLocal',
-            runway_utc_nested varchar(32) path '$.arrival.runwayTime.utc',
-            runway_utc_flat varchar(32) path '$.arrival.runwayTimeUtc'
+            flight_number text path '$.number' null on error,
+            call_sign text path '$.callSign' null on error,
+            status text path '$.status' null on error,
+            codeshare_status text path '$.codeshareStatus' null on error,
+            is_cargo text path '$.isCargo' null on error,
+            aircraft_model text path '$.aircraft.model' null on error,
+            aircraft_registration text path '$.aircraft.reg' null on error,
+            airline_name text path '$.airline.name' null on error,
+            airline_iata text path '$.airline.iata' null on error,
+            airline_icao text path '$.airline.icao' null on error,
+            origin_icao text path '$.departure.airport.icao' null on error,
+            origin_iata text path '$.departure.airport.iata' null on error,
+            origin_name text path '$.departure.airport.name' null on error,
+            terminal text path '$.arrival.terminal' null on error,
+            sched_utc_nested text path '$.arrival.scheduledTime.utc' null on error,
+            sched_utc_flat text path '$.arrival.scheduledTimeUtc' null on error,
+            sched_local_nested text path '$.arrival.scheduledTime.local' null on error,
+            sched_local_flat text path '$.arrival.scheduledTimeLocal' null on error,
+            revised_utc_nested text path '$.arrival.revisedTime.utc' null on error,
+            revised_utc_flat text path '$.arrival.revisedTimeUtc' null on error,
+            revised_local_nested text path '$.arrival.revisedTime.local' null on error,
+            revised_local_flat text path '$.arrival.revisedTimeLocal' null on error,
+            runway_utc_nested text path '$.arrival.runwayTime.utc' null on error,
+            runway_utc_flat text path '$.arrival.runwayTimeUtc' null on error
         )
     ) as flight
 ),

@@ -43,28 +43,31 @@ slots as (
         slot.condition_description,
         slot.pod
     from landing
+    -- JSON_TABLE columns: strings as text, so no long value is cut (MariaDB) or
+    -- rejected (MySQL 8); null on error: a value that does not convert is NULL on
+    -- MySQL 8 (MariaDB converts it with a warning, e.g. 'abc' -> 0).
     cross join json_table(
         landing.payload, '$.list[*]' columns (
             slot_index for ordinality,
-            dt bigint path '$.dt',
-            temp double path '$.main.temp',
-            feels_like double path '$.main.feels_like',
-            temp_min double path '$.main.temp_min',
-            temp_max double path '$.main.temp_max',
-            pressure double path '$.main.pressure',
-            humidity double path '$.main.humidity',
-            wind_speed double path '$.wind.speed',
-            wind_gust double path '$.wind.gust',
-            wind_deg double path '$.wind.deg',
-            pop double path '$.pop',
-            rain_3h double path '$.rain."3h"',
-            snow_3h double path '$.snow."3h"',
-            clouds_all double path '$.clouds.all',
-            visibility double path '$.visibility',
-            condition_id int path '$.weather[0].id',
-            condition_main varchar(64) path '$.weather[0].main',
-            condition_description varchar(255) path '$.weather[0].description',
-            pod varchar(8) path '$.sys.pod'
+            dt bigint path '$.dt' null on error,
+            temp double path '$.main.temp' null on error,
+            feels_like double path '$.main.feels_like' null on error,
+            temp_min double path '$.main.temp_min' null on error,
+            temp_max double path '$.main.temp_max' null on error,
+            pressure double path '$.main.pressure' null on error,
+            humidity double path '$.main.humidity' null on error,
+            wind_speed double path '$.wind.speed' null on error,
+            wind_gust double path '$.wind.gust' null on error,
+            wind_deg double path '$.wind.deg' null on error,
+            pop double path '$.pop' null on error,
+            rain_3h double path '$.rain."3h"' null on error,
+            snow_3h double path '$.snow."3h"' null on error,
+            clouds_all double path '$.clouds.all' null on error,
+            visibility double path '$.visibility' null on error,
+            condition_id int path '$.weather[0].id' null on error,
+            condition_main text path '$.weather[0].main' null on error,
+            condition_description text path '$.weather[0].description' null on error,
+            pod text path '$.sys.pod' null on error
         )
     ) as slot
 ),

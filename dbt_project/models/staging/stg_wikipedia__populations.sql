@@ -29,15 +29,18 @@ select
     {{ as_text('figure.label') }} as infobox_label
 from landing
 cross join
+    -- JSON_TABLE columns: strings as text, so no long value is cut (MariaDB) or
+    -- rejected (MySQL 8); null on error: a value that does not convert is NULL on
+    -- MySQL 8 (MariaDB converts it with a warning, e.g. 'abc' -> 0).
     json_table(
         landing.payload, '$.populations[*]' columns (
             figure_index for ordinality,
-            kind varchar(16) path '$.kind',
-            population_value bigint path '$.value',
-            as_of_date varchar(10) path '$.as_of_date',
-            as_of_precision varchar(8) path '$.as_of_precision',
-            figure_type varchar(16) path '$.figure_type',
-            label varchar(255) path '$.label'
+            kind text path '$.kind' null on error,
+            population_value bigint path '$.value' null on error,
+            as_of_date text path '$.as_of_date' null on error,
+            as_of_precision text path '$.as_of_precision' null on error,
+            figure_type text path '$.figure_type' null on error,
+            label text path '$.label' null on error
         )
     ) as figure
 where figure.population_value is not null
