@@ -341,3 +341,69 @@ def test_refetched_forecasts_in_other_units_replace_older_ones(built, after_new_
     assert {r[1] for r in kelvin} == {"standard"}
     expected = [item["main"]["temp"] for item in after_new_fetches["hamburg_body"]["list"]]
     assert [float(r[0]) for r in kelvin] == pytest.approx(expected, abs=0.02)
+
+
+# -- landing rows the staging views drop or that carry odd values ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def after_odd_fetches(built, after_new_fetches):
+    """Rows staging drops (an empty airport search, a 404 forecast) and a flight with 400-character
+    texts, for cities and a board not seen before; then one more incremental build."""
+    settings, recordings = built["settings"], built["recordings"]
+    board = _entry(recordings, "aerodatabox_flights/EDDB_2024-05-08T1200.json")
+    body = json.loads((recordings / board["body"]).read_text())
+    flight = copy.deepcopy(next(f for f in body["arrivals"] if f.get("codeshareStatus") == "IsOperator"))
+    flight["number"] = "ZZ 4000"
+    long_texts = {
+        "status": "Delayed " + "s" * 392,
+        "aircraft": "Airbus A320 " + "m" * 388,
+        "origin": "Aeropuerto " + "o" * 389,
+    }
+    flight["status"] = long_texts["status"]
+    flight.setdefault("aircraft", {})["model"] = long_texts["aircraft"]
+    flight["departure"]["airport"]["name"] = long_texts["origin"]
+    rows = [
+        LandingRow(
+            "aerodatabox_airports", {"city": "Emptyville"}, {"lat": 10.0, "lon": 10.0},
+            datetime(2024, 6, 1, tzinfo=UTC), 200, {"items": []},
+        ),
+        LandingRow(
+            "openweather", {"city": "Nowhere Town"}, {"lat": 0.0, "lon": 0.0, "units": "metric"},
+            datetime(2024, 6, 1, tzinfo=UTC), 404, {"cod": "404", "message": "city not found"},
+        ),
+        LandingRow(
+            "aerodatabox_flights",
+            {"airport_icao": "EDDB", "from_local": "2024-05-08T12:00", "to_local": "2024-05-08T23:59"},
+            board["request"]["params"], parse_utc(board["fetched_at"]) + timedelta(hours=4), 200,
+            {"arrivals": [flight], "departures": []},
+        ),
+    ]  # fmt: skip
+    assert land(settings, rows) == len(rows)
+    result = run_dbt(["build", "--vars", "{incremental_lookback_hours: 0}"], settings, **built["kwargs"])
+    return {"result": result, "flight": flight, "long_texts": long_texts}
+
+
+def test_cities_keep_keys_whose_rows_staging_drops(built, after_odd_fetches):
+    result = after_odd_fetches["result"]
+    assert result.success, summarize(result).format()
+    assert _node(result, "assert_every_landed_city_in_cities").status == "pass"
+    rows = _query(
+        built["settings"],
+        "select city_name, is_tracked from cities where city_name in ('Emptyville', 'Nowhere Town') order by 1",
+    )
+    assert rows == [("Emptyville", 0), ("Nowhere Town", 0)]
+
+
+def test_long_texts_reach_the_marts_whole(built, after_odd_fetches):
+    result = after_odd_fetches["result"]
+    assert result.success, summarize(result).format()
+    assert summarize(result).tests.get("error", 0) == 0
+    flight, texts = after_odd_fetches["flight"], after_odd_fetches["long_texts"]
+    (row,) = _query(
+        built["settings"],
+        "select status, aircraft_model, origin_airport_name from flight_arrivals"
+        " where airport_icao = 'EDDB' and flight_number = %s",
+        (flight["number"],),
+    )
+    assert row == (texts["status"], texts["aircraft"], texts["origin"])

@@ -1,31 +1,33 @@
--- Every city key in landing (and in the tracked list) has a row in cities.
+-- Every city key in landing (and in the tracked list) has a row in cities. Reads the
+-- landing tables' request_key directly, every row whatever its status or payload,
+-- not the staging views (they drop rows: non-200 responses, empty airport searches).
 with
 
 landed as (
-    select
-        city_id,
-        city_name
-    from {{ ref('stg_openweather__forecasts') }}
+    select {{ json_text('request_key', '$.city') }} as city_name
+    from {{ source('gans_raw', 'openweather_forecasts') }}
     union distinct
-    select
-        city_id,
-        city_name
-    from {{ ref('stg_aerodatabox__airports') }}
+    select {{ json_text('request_key', '$.city') }} as city_name
+    from {{ source('gans_raw', 'aerodatabox_airports') }}
     union distinct
-    select
-        city_id,
-        city_name
-    from {{ ref('stg_wikipedia__city_pages') }}
+    select {{ json_text('request_key', '$.city') }} as city_name
+    from {{ source('gans_raw', 'wikipedia_city_pages') }}
     union distinct
+    select {{ as_text('city_name') }} as city_name
+    from {{ ref('tracked_cities') }}
+),
+
+keyed as (
     select
         {{ city_id('city_name') }} as city_id,
         city_name
-    from {{ ref('tracked_cities') }}
+    from landed
+    where city_name is not null and trim(city_name) <> ''
 )
 
 select
-    landed.city_id,
-    landed.city_name
-from landed
-left join {{ ref('cities') }} as cities on landed.city_id = cities.city_id
+    keyed.city_id,
+    keyed.city_name
+from keyed
+left join {{ ref('cities') }} as cities on keyed.city_id = cities.city_id
 where cities.city_id is null

@@ -1,5 +1,8 @@
 -- Every city known anywhere: the tracked list and every city key in landing.
 -- One row per city_id (the id is derived from the name; see macro city_id).
+-- Landed keys come from the request_key of every landing row of the city-keyed
+-- sources, whatever the response: the staging views drop rows (non-200 statuses,
+-- searches with no airports, figures without a value) and must not drop cities.
 with
 
 names as (
@@ -9,19 +12,19 @@ names as (
     from {{ ref('tracked_cities') }}
     union all
     select
-        city_name,
+        {{ json_text('request_key', '$.city') }} as city_name,
         0 as is_tracked
-    from {{ ref('stg_openweather__forecasts') }}
+    from {{ source('gans_raw', 'openweather_forecasts') }}
     union all
     select
-        city_name,
+        {{ json_text('request_key', '$.city') }} as city_name,
         0 as is_tracked
-    from {{ ref('stg_aerodatabox__airports') }}
+    from {{ source('gans_raw', 'aerodatabox_airports') }}
     union all
     select
-        city_name,
+        {{ json_text('request_key', '$.city') }} as city_name,
         0 as is_tracked
-    from {{ ref('stg_wikipedia__city_pages') }}
+    from {{ source('gans_raw', 'wikipedia_city_pages') }}
 ),
 
 keyed as (
