@@ -202,6 +202,22 @@ class Bench:
         return self._child_result(out_path, proc, args, check, wall, usage)
 
     @staticmethod
+    def _kill_dbt_sessions() -> None:
+        """End the stopped dbt's statements still running on the server (they hold metadata locks)."""
+        settings = Settings()
+        conn = db.connect(settings, "admin", database="", autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("select id from information_schema.processlist where user = %s", (settings.dbt_user,))
+                for (session,) in cur.fetchall():
+                    try:
+                        cur.execute(f"kill {int(session)}")
+                    except Exception:  # the session may have ended meanwhile
+                        pass
+        finally:
+            conn.close()
+
+    @staticmethod
     def _wait(proc: subprocess.Popen, args: tuple, deadline: float):
         """Reap ``proc`` with its resource usage; stop it and raise :class:`StepTimeout` past ``deadline``."""
         while True:
@@ -212,6 +228,7 @@ class Bench:
                 proc.kill()
                 os.wait4(proc.pid, 0)
                 proc.returncode = -9
+                Bench._kill_dbt_sessions()
                 raise StepTimeout(f"step {' '.join(args)} did not finish in its time box (stopped)")
             time.sleep(0.05)
 
