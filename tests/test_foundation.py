@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pymysql
@@ -132,20 +133,21 @@ def test_landed_row_keeps_fields_literally(loader_conn):
         request_params={},
         fetched_at=T0,
         http_status=200,
-        payload={"country": "France", "population": 1},
-        infobox_html="<table class='infobox'></table>",
+        payload={"country": 'Côte "d\'Ivoire" \\ 東京 😀', "population": 1, "zz": [None, 1.5], "aa": {}},
+        infobox_html="<table class='infobox'>\\ 'é' 😀</table>",
     )
     Loader(loader_conn).land(run.id, [row])
     with loader_conn.cursor() as cur:
         cur.execute(
             "select json_unquote(json_extract(request_key, '$.city')), fetched_at, payload_sha256, infobox_html,"
-            " request_key_sha256 from wikipedia_city_pages"
+            " request_key_sha256, payload, json_unquote(json_extract(payload, '$.country')) from wikipedia_city_pages"
         )
-        stored_city, fetched_at, payload_hash, html, key_hash = cur.fetchone()
+        stored_city, fetched_at, payload_hash, html, key_hash, payload, country = cur.fetchone()
     assert stored_city == city
     assert fetched_at == datetime(2024, 6, 18, 10, 30)  # stored as UTC
     assert payload_hash == row.payload_sha256 and key_hash == row.request_key_sha256
-    assert html == "<table class='infobox'></table>"
+    assert html == row.infobox_html
+    assert json.loads(payload) == row.payload and country == row.payload["country"]
 
 
 def test_batch_failing_half_way_leaves_nothing(loader_conn):
