@@ -553,7 +553,7 @@ class Bench:
                     values = (*row.values(runs[r.source].id), row.fetched_at.replace(tzinfo=None) + loaded_after)
                     files[r.source].write("\t".join(wl._tsv_field(v) for v in values) + "\n")
                     stats["rows"] += 1
-                    stats["payload_mb"] += len(values[6]) / MB
+                    stats["payload_mb"] += len(wl._plain(values[6])) / MB
             finally:
                 for fh in files.values():
                     fh.close()

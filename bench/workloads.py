@@ -292,7 +292,13 @@ def _tracked_countries() -> dict[str, str]:
 # LOAD DATA files
 
 
+def _plain(value: Any) -> Any:
+    """The plain value of a loader parameter (the loader wraps large texts, e.g. in a hex-literal type)."""
+    return getattr(value, "text", value)
+
+
 def _tsv_field(value: Any) -> str:
+    value = _plain(value)
     if value is None:
         return "\\N"
     if isinstance(value, datetime):
@@ -315,7 +321,7 @@ def write_tsv(path: Path, rows: Iterable[LandingRow], run_id: int) -> tuple[int,
             fh.write("\t".join(_tsv_field(v) for v in values))
             fh.write("\n")
             count += 1
-            payload += len(values[6].encode("utf-8"))
+            payload += len(_plain(values[6]).encode("utf-8"))
     return count, payload
 
 
