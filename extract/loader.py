@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pymysql
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,12 @@ SOURCES: tuple[str, ...] = tuple(LANDING_TABLES)
 
 
 def canonical_json(value: Any) -> str:
-    """JSON text with sorted keys and no whitespace: the form that is hashed."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """JSON text with sorted keys and no whitespace, UTF-8 (not \\u-escaped): the form that is hashed.
+
+    Serialised with orjson (several times faster than ``json`` on 16-300 KB payloads).
+    Raises ``TypeError`` (orjson.JSONEncodeError) for values JSON cannot hold.
+    """
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
 
 
 def sha256_hex(text: str) -> str:
