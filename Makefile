@@ -58,8 +58,8 @@ pytest: setup ## only the pytest suite; ARGS="-k ..." passes options
 	$(PY) -m pytest $(ARGS)
 
 lint: setup ## ruff, and the SQL and template linters
-	$(VENV)/bin/ruff check extract tests
-	$(VENV)/bin/ruff format --check extract tests
+	$(VENV)/bin/ruff check extract tests bench
+	$(VENV)/bin/ruff format --check extract tests bench
 	$(VENV)/bin/ruff check lambda
 	$(VENV)/bin/ruff format --check lambda
 	$(VENV)/bin/cfn-lint lambda/template.yaml
