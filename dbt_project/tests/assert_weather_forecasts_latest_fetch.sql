@@ -1,13 +1,27 @@
--- No landed forecast for a held slot was fetched later than the one weather_forecasts keeps.
+-- No forecast landed in the test window (var test_window_hours; 0 = all history) for
+-- a held slot was fetched later than the one weather_forecasts keeps.
+with
+
+landed as (
+    select
+        city_id,
+        forecast_at_utc,
+        max(fetched_at_utc) as latest_fetch
+    from {{ ref('stg_openweather__forecasts') }}
+    where
+        {{ var('test_window_hours') | int }} = 0
+        or loaded_at_utc >= timestampadd(hour, -{{ var('test_window_hours') | int }}, utc_timestamp())
+    group by city_id, forecast_at_utc
+)
+
 select
     held.city_id,
     held.forecast_at_utc,
     held.fetched_at_utc,
-    max(landed.fetched_at_utc) as latest_fetch
-from {{ ref('weather_forecasts') }} as held
-inner join {{ ref('stg_openweather__forecasts') }} as landed
+    landed.latest_fetch
+from landed
+inner join {{ ref('weather_forecasts') }} as held
     on
-        held.city_id = landed.city_id
-        and held.forecast_at_utc = landed.forecast_at_utc
-group by held.city_id, held.forecast_at_utc, held.fetched_at_utc
-having max(landed.fetched_at_utc) > held.fetched_at_utc
+        landed.city_id = held.city_id
+        and landed.forecast_at_utc = held.forecast_at_utc
+where landed.latest_fetch > held.fetched_at_utc

@@ -1,0 +1,45 @@
+{#
+  Tests of the large, growing relations check the rows landed recently, so a build's
+  test cost follows new data, not history.
+
+  A test whose `where` config is `recent` (set for the staging and marts folders in
+  dbt_project.yml) reads only the rows whose load-time column - loaded_at_utc in
+  staging views, landing_loaded_at in incremental marts - is within the last
+  var('test_window_hours') hours before now (UTC); a relation
+  with neither column (cities, airports, ...) is tested whole. Any other `where`
+  is applied as dbt does. Run every test on all history with
+  `--vars '{test_window_hours: 0}'` (0 = no window).
+#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where == 'recent' -%}
+        {%- set hours = var('test_window_hours') | int -%}
+        {%- set load_column = recent_rows_column(relation) if hours > 0 and execute else none -%}
+        {%- if load_column is none -%}
+            {%- do return(relation) -%}
+        {%- endif -%}
+        {%- set filtered -%}
+            (select * from {{ relation }}
+                where {{ load_column }} >= timestampadd(hour, -{{ hours }}, utc_timestamp())) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- elif where -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{# The load-time column of `relation` (loaded_at_utc or landing_loaded_at), none when it has neither. #}
+{% macro recent_rows_column(relation) -%}
+    {%- set names = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+    {%- for candidate in ['loaded_at_utc', 'landing_loaded_at'] -%}
+        {%- if candidate in names -%}
+            {%- do return(candidate) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do return(none) -%}
+{%- endmacro %}
