@@ -3,6 +3,11 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='flight_key',
+        post_hook=[
+            "{{ ensure_index('ix_flight_arrivals_key', 'flight_key(191)') }}",
+            "{{ ensure_index('ix_flight_arrivals_airport_time', 'airport_icao(8), scheduled_arrival_utc') }}",
+            "{{ ensure_index('ix_flight_arrivals_loaded', 'landing_loaded_at') }}",
+        ],
     )
 }}
 -- One row per arriving flight number at a board's airport and scheduled UTC time,

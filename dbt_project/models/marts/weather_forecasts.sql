@@ -3,6 +3,10 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key=['city_id', 'forecast_at_utc'],
+        post_hook=[
+            "{{ ensure_index('ix_weather_forecasts_slot', 'city_id, forecast_at_utc') }}",
+            "{{ ensure_index('ix_weather_forecasts_loaded', 'landing_loaded_at') }}",
+        ],
     )
 }}
 -- One row per city and 3-hour forecast slot: the latest forecast fetched for it.
