@@ -407,3 +407,25 @@ def test_long_texts_reach_the_marts_whole(built, after_odd_fetches):
         (flight["number"],),
     )
     assert row == (texts["status"], texts["aircraft"], texts["origin"])
+
+
+def test_incremental_hourly_conditions_equal_a_full_rebuild(built, after_new_fetches, after_odd_fetches):
+    settings = built["settings"]
+    total = _query(settings, "select count(*) from city_hourly_conditions")[0][0]
+    recomputed = _node(after_new_fetches["result"], "city_hourly_conditions").adapter_response.get("rows_affected")
+    assert 0 < recomputed < total  # only the hours around Berlin's and Hamburg's new rows
+    columns = [
+        r[0]
+        for r in _query(
+            settings,
+            "select column_name from information_schema.columns where table_schema = %s"
+            " and table_name = 'city_hourly_conditions' and column_name <> 'source_loaded_at' order by column_name",
+            (settings.marts_database,),
+        )
+    ]
+    listed = ", ".join(f"`{c}`" for c in columns)
+    select = f"select {listed} from city_hourly_conditions order by city_id, hour_utc"
+    incremental = _query(settings, select)
+    result = run_dbt(["run", "--full-refresh", "-s", "city_hourly_conditions"], settings, **built["kwargs"])
+    assert result.success, summarize(result).format()
+    assert _query(settings, select) == incremental

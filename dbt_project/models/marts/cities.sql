@@ -24,54 +24,55 @@ population as (
 ),
 
 forecast_meta as (
-    -- the latest forecast's country code and request coordinates, for untracked cities
+    -- the latest forecast's country code and request coordinates, for untracked cities;
+    -- ranked on the landing table itself (no unnesting of every forecast landed)
     select
-        city_id,
-        country_code,
-        latitude,
-        longitude
+        ranked.city_id,
+        {{ json_text('landing.payload', '$.city.country') }} as country_code,
+        cast(json_extract(landing.request_params, '$.lat') as decimal(9, 6)) as latitude,
+        cast(json_extract(landing.request_params, '$.lon') as decimal(9, 6)) as longitude
     from (
         select
-            forecasts.city_id,
-            {{ json_text('landing.payload', '$.city.country') }} as country_code,
-            cast(json_extract(landing.request_params, '$.lat') as decimal(9, 6)) as latitude,
-            cast(json_extract(landing.request_params, '$.lon') as decimal(9, 6)) as longitude,
+            id,
+            {{ city_id(json_text('request_key', '$.city')) }} as city_id,
             row_number() over (
-                partition by forecasts.city_id
-                order by forecasts.fetched_at_utc desc, forecasts.landing_id desc
+                partition by {{ city_id(json_text('request_key', '$.city')) }}
+                order by fetched_at desc, id desc
             ) as recency_rank
-        from (
-            select distinct
-                city_id,
-                landing_id,
-                fetched_at_utc
-            from {{ ref('stg_openweather__forecasts') }}
-        ) as forecasts
-        inner join {{ source('gans_raw', 'openweather_forecasts') }} as landing
-            on forecasts.landing_id = landing.id
+        from {{ source('gans_raw', 'openweather_forecasts') }}
+        where http_status = 200
     ) as ranked
-    where recency_rank = 1
+    inner join {{ source('gans_raw', 'openweather_forecasts') }} as landing
+        on ranked.id = landing.id
+    where ranked.recency_rank = 1
 ),
 
 fetched as (
+    -- the latest successful fetch of any source, from the landing tables directly
     select
         city_id,
         max(fetched_at_utc) as fetched_at_utc
     from (
         select
-            city_id,
-            fetched_at_utc
-        from {{ ref('stg_wikipedia__city_pages') }}
+            {{ city_id(json_text('request_key', '$.city')) }} as city_id,
+            max(fetched_at) as fetched_at_utc
+        from {{ source('gans_raw', 'wikipedia_city_pages') }}
+        where http_status = 200
+        group by city_id
         union all
         select
-            city_id,
-            fetched_at_utc
-        from {{ ref('stg_openweather__forecasts') }}
+            {{ city_id(json_text('request_key', '$.city')) }} as city_id,
+            max(fetched_at) as fetched_at_utc
+        from {{ source('gans_raw', 'openweather_forecasts') }}
+        where http_status = 200
+        group by city_id
         union all
         select
-            city_id,
-            fetched_at_utc
-        from {{ ref('stg_aerodatabox__airports') }}
+            {{ city_id(json_text('request_key', '$.city')) }} as city_id,
+            max(fetched_at) as fetched_at_utc
+        from {{ source('gans_raw', 'aerodatabox_airports') }}
+        where http_status = 200
+        group by city_id
     ) as all_fetches
     group by city_id
 ),

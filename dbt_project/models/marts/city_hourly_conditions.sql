@@ -1,14 +1,97 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['city_id', 'hour_utc'],
+        post_hook=[
+            "{{ ensure_index('ix_city_hourly_conditions_hour', 'city_id, hour_utc') }}",
+            "{{ ensure_index('ix_city_hourly_conditions_loaded', 'source_loaded_at') }}",
+        ],
+    )
+}}
 -- The demand model's feature table: one row per city and UTC hour over the forecast
 -- horizon. Each 3-hour forecast slot is in force from its own time until the next
 -- slot (at most 3 hours); arrivals are the flights scheduled in that hour at the
 -- city's airports, codeshare duplicates not counted.
+-- Incremental: recomputes, per city, only the hours from 3 hours before to 3 hours
+-- after the forecast slots, flights and board spans loaded since the newest
+-- source_loaded_at held (minus the lookback); every other hour keeps its row.
 with
 
+{% if is_incremental() -%}
+watermark as (
+    select
+        timestampadd(
+            hour, -{{ var('incremental_lookback_hours') }},
+            coalesce(max(source_loaded_at), cast('1970-01-01 00:00:00' as datetime))
+        ) as loaded_after
+    from {{ this }}
+),
+
+changed as (
+    -- instants whose hours may change: new forecast slots, new flight rows, new boards' spans
+    select
+        city_id,
+        forecast_at_utc as at_utc
+    from {{ ref('weather_forecasts') }}
+    where landing_loaded_at > (select loaded_after from watermark)
+    union all
+    select
+        city_airports.city_id,
+        flights.scheduled_arrival_utc as at_utc
+    from {{ ref('flight_arrivals') }} as flights
+    inner join {{ ref('city_airports') }} as city_airports
+        on flights.airport_icao = city_airports.airport_icao
+    where flights.landing_loaded_at > (select loaded_after from watermark)
+    union all
+    select
+        city_airports.city_id,
+        boards.first_arrival_utc as at_utc
+    from {{ ref('int_aerodatabox__flight_boards') }} as boards
+    inner join {{ ref('city_airports') }} as city_airports
+        on boards.airport_icao = city_airports.airport_icao
+    where boards.landing_loaded_at > (select loaded_after from watermark)
+    union all
+    select
+        city_airports.city_id,
+        boards.last_arrival_utc as at_utc
+    from {{ ref('int_aerodatabox__flight_boards') }} as boards
+    inner join {{ ref('city_airports') }} as city_airports
+        on boards.airport_icao = city_airports.airport_icao
+    where boards.landing_loaded_at > (select loaded_after from watermark)
+),
+
+spans as (
+    -- per city, the hours to recompute: [from_utc, to_utc]
+    select
+        city_id,
+        timestampadd(hour, -3, cast(date_format(min(at_utc), '%Y-%m-%d %H:00:00') as datetime)) as from_utc,
+        timestampadd(hour, 3, max(at_utc)) as to_utc
+    from changed
+    where at_utc is not null
+    group by city_id
+),
+
+{% endif -%}
 slots as (
     select
-        *,
-        lead(forecast_at_utc) over (partition by city_id order by forecast_at_utc) as next_forecast_at_utc
-    from {{ ref('weather_forecasts') }}
+        forecasts.*,
+        {%- if is_incremental() %}
+        spans.from_utc,
+        spans.to_utc,
+        {%- endif %}
+        lead(forecasts.forecast_at_utc) over (
+            partition by forecasts.city_id order by forecasts.forecast_at_utc
+        ) as next_forecast_at_utc
+    from {{ ref('weather_forecasts') }} as forecasts
+    {%- if is_incremental() %}
+    -- a slot covers at most the 3 hours after it: slots 3 hours either side suffice
+    inner join spans
+        on
+            forecasts.city_id = spans.city_id
+            and forecasts.forecast_at_utc >= timestampadd(hour, -3, spans.from_utc)
+            and forecasts.forecast_at_utc <= timestampadd(hour, 3, spans.to_utc)
+    {%- endif %}
 ),
 
 hour_offsets as (
@@ -28,6 +111,8 @@ hours as (
     where
         timestampadd(hour, hour_offsets.hour_offset, slots.forecast_at_utc)
         < coalesce(slots.next_forecast_at_utc, timestampadd(hour, 3, slots.forecast_at_utc))
+        {{ "and timestampadd(hour, hour_offsets.hour_offset, slots.forecast_at_utc)"
+            ~ " between slots.from_utc and slots.to_utc" if is_incremental() }}  -- noqa: LT02
 ),
 
 arrivals as (
@@ -40,7 +125,14 @@ arrivals as (
     from {{ ref('flight_arrivals') }} as flights
     inner join {{ ref('city_airports') }} as city_airports
         on flights.airport_icao = city_airports.airport_icao
-    where flights.codeshare_status is null or flights.codeshare_status <> 'IsCodeshared'
+    {%- if is_incremental() %}
+    inner join spans
+        on
+            city_airports.city_id = spans.city_id
+            and flights.scheduled_arrival_utc >= spans.from_utc
+            and flights.scheduled_arrival_utc < timestampadd(hour, 1, spans.to_utc)
+    {%- endif %}
+    where (flights.codeshare_status is null or flights.codeshare_status <> 'IsCodeshared')
     group by city_airports.city_id, hour_utc
 ),
 
@@ -48,12 +140,30 @@ boards as (
     -- the UTC span of each fetched arrivals board, per city
     select
         city_airports.city_id,
-        min(flights.scheduled_arrival_utc) as first_arrival_utc,
-        max(flights.scheduled_arrival_utc) as last_arrival_utc
-    from {{ ref('stg_aerodatabox__flights') }} as flights
+        flight_boards.first_arrival_utc,
+        flight_boards.last_arrival_utc
+    from {{ ref('int_aerodatabox__flight_boards') }} as flight_boards
     inner join {{ ref('city_airports') }} as city_airports
-        on flights.airport_icao = city_airports.airport_icao
-    group by city_airports.city_id, flights.landing_id
+        on flight_boards.airport_icao = city_airports.airport_icao
+    {%- if is_incremental() %}
+    inner join spans
+        on
+            city_airports.city_id = spans.city_id
+            and flight_boards.last_arrival_utc >= spans.from_utc
+            and flight_boards.first_arrival_utc <= timestampadd(hour, 1, spans.to_utc)
+    {%- endif %}
+),
+
+loaded as (
+    -- the newest landing row among the inputs: the high-water mark stored with each row
+    select max(loaded_at) as source_loaded_at
+    from (
+        select max(landing_loaded_at) as loaded_at from {{ ref('weather_forecasts') }}
+        union all
+        select max(landing_loaded_at) as loaded_at from {{ ref('flight_arrivals') }}
+        union all
+        select max(landing_loaded_at) as loaded_at from {{ ref('int_aerodatabox__flight_boards') }}
+    ) as newest
 )
 
 select
@@ -84,7 +194,8 @@ select
                 and hours.hour_utc >= cast(date_format(boards.first_arrival_utc, '%Y-%m-%d %H:00:00') as datetime)
                 and hours.hour_utc <= boards.last_arrival_utc
         ) then 1 else 0
-    end as has_flight_board
+    end as has_flight_board,
+    (select loaded.source_loaded_at from loaded) as source_loaded_at
 from hours
 left join arrivals
     on
