@@ -4,7 +4,7 @@
 
   A test whose `where` config is `recent` (set for the staging and marts folders in
   dbt_project.yml) reads only the rows whose load-time column - loaded_at_utc in
-  staging views, landing_loaded_at in incremental marts - is within the last
+  staging views, landing_loaded_at or source_loaded_at in incremental models - is within the last
   var('test_window_hours') hours before now (UTC); a relation
   with neither column (cities, airports, ...) is tested whole. Any other `where`
   is applied as dbt does. Run every test on all history with
@@ -33,10 +33,10 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# The load-time column of `relation` (loaded_at_utc or landing_loaded_at), none when it has neither. #}
+{# The load-time column of `relation` (loaded_at_utc, landing_loaded_at or source_loaded_at), none when it has none. #}
 {% macro recent_rows_column(relation) -%}
     {%- set names = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
-    {%- for candidate in ['loaded_at_utc', 'landing_loaded_at'] -%}
+    {%- for candidate in ['loaded_at_utc', 'landing_loaded_at', 'source_loaded_at'] -%}
         {%- if candidate in names -%}
             {%- do return(candidate) -%}
         {%- endif -%}

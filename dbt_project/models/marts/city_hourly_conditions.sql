@@ -154,6 +154,20 @@ boards as (
     {%- endif %}
 ),
 
+covered as (
+    -- the hours a fetched board spans (a join, not a correlated EXISTS: MariaDB would
+    -- evaluate the boards CTE again for every hour)
+    select distinct
+        hours.city_id,
+        hours.hour_utc
+    from hours
+    inner join boards
+        on
+            hours.city_id = boards.city_id
+            and hours.hour_utc >= cast(date_format(boards.first_arrival_utc, '%Y-%m-%d %H:00:00') as datetime)
+            and hours.hour_utc <= boards.last_arrival_utc
+),
+
 loaded as (
     -- the newest landing row among the inputs: the high-water mark stored with each row
     select max(loaded_at) as source_loaded_at
@@ -186,18 +200,14 @@ select
     coalesce(arrivals.scheduled_arrivals, 0) as scheduled_arrivals,
     coalesce(arrivals.scheduled_passenger_arrivals, 0) as scheduled_passenger_arrivals,
     coalesce(arrivals.cancelled_arrivals, 0) as cancelled_arrivals,
-    case
-        when exists (
-            select 1 from boards
-            where
-                boards.city_id = hours.city_id
-                and hours.hour_utc >= cast(date_format(boards.first_arrival_utc, '%Y-%m-%d %H:00:00') as datetime)
-                and hours.hour_utc <= boards.last_arrival_utc
-        ) then 1 else 0
-    end as has_flight_board,
+    case when covered.city_id is not null then 1 else 0 end as has_flight_board,
     (select loaded.source_loaded_at from loaded) as source_loaded_at
 from hours
 left join arrivals
     on
         hours.city_id = arrivals.city_id
         and hours.hour_utc = arrivals.hour_utc
+left join covered
+    on
+        hours.city_id = covered.city_id
+        and hours.hour_utc = covered.hour_utc
