@@ -91,6 +91,8 @@ slots as (
             forecasts.city_id = spans.city_id
             and forecasts.forecast_at_utc >= timestampadd(hour, -3, spans.from_utc)
             and forecasts.forecast_at_utc <= timestampadd(hour, 3, spans.to_utc)
+    -- the same bound for all cities, so the index on forecast_at_utc skips history
+    where forecasts.forecast_at_utc >= (select timestampadd(hour, -3, min(spans.from_utc)) from spans)
     {%- endif %}
 ),
 
@@ -132,7 +134,10 @@ arrivals as (
             and flights.scheduled_arrival_utc >= spans.from_utc
             and flights.scheduled_arrival_utc < timestampadd(hour, 1, spans.to_utc)
     {%- endif %}
-    where (flights.codeshare_status is null or flights.codeshare_status <> 'IsCodeshared')
+    where
+        (flights.codeshare_status is null or flights.codeshare_status <> 'IsCodeshared')
+        {{ "and flights.scheduled_arrival_utc >= (select min(spans.from_utc) from spans)"
+            if is_incremental() }}  -- noqa: LT02
     group by city_airports.city_id, hour_utc
 ),
 

@@ -7,6 +7,7 @@
             "{{ ensure_index('ix_flight_arrivals_key', 'flight_key(191)') }}",
             "{{ ensure_index('ix_flight_arrivals_airport_time', 'airport_icao(8), scheduled_arrival_utc') }}",
             "{{ ensure_index('ix_flight_arrivals_loaded', 'landing_loaded_at') }}",
+            "{{ ensure_index('ix_flight_arrivals_time', 'scheduled_arrival_utc') }}",
         ],
     )
 }}

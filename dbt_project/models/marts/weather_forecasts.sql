@@ -6,6 +6,7 @@
         post_hook=[
             "{{ ensure_index('ix_weather_forecasts_slot', 'city_id, forecast_at_utc') }}",
             "{{ ensure_index('ix_weather_forecasts_loaded', 'landing_loaded_at') }}",
+            "{{ ensure_index('ix_weather_forecasts_time', 'forecast_at_utc') }}",
         ],
     )
 }}
