@@ -47,36 +47,6 @@ forecast_meta as (
     where ranked.recency_rank = 1
 ),
 
-fetched as (
-    -- the latest successful fetch of any source, from the landing tables directly
-    select
-        city_id,
-        max(fetched_at_utc) as fetched_at_utc
-    from (
-        select
-            {{ city_id(json_text('request_key', '$.city')) }} as city_id,
-            max(fetched_at) as fetched_at_utc
-        from {{ source('gans_raw', 'wikipedia_city_pages') }}
-        where http_status = 200
-        group by city_id
-        union all
-        select
-            {{ city_id(json_text('request_key', '$.city')) }} as city_id,
-            max(fetched_at) as fetched_at_utc
-        from {{ source('gans_raw', 'openweather_forecasts') }}
-        where http_status = 200
-        group by city_id
-        union all
-        select
-            {{ city_id(json_text('request_key', '$.city')) }} as city_id,
-            max(fetched_at) as fetched_at_utc
-        from {{ source('gans_raw', 'aerodatabox_airports') }}
-        where http_status = 200
-        group by city_id
-    ) as all_fetches
-    group by city_id
-),
-
 countries as (
     select
         {{ as_text('country_code') }} as country_code,
@@ -97,7 +67,7 @@ select
     population.figure_type as population_figure_type,
     wikipedia.revision_id as wikipedia_revision_id,
     wikipedia.page_url as wikipedia_page_url,
-    fetched.fetched_at_utc as updated_at,
+    city_keys.last_fetched_at_utc as updated_at,
     coalesce(tracked.country_code, forecast_meta.country_code) as country_code,
     coalesce(wikipedia.country, countries.country_name) as country
 from city_keys
@@ -105,6 +75,5 @@ left join tracked on city_keys.city_id = tracked.city_id
 left join wikipedia on city_keys.city_id = wikipedia.city_id
 left join population on city_keys.city_id = population.city_id
 left join forecast_meta on city_keys.city_id = forecast_meta.city_id
-left join fetched on city_keys.city_id = fetched.city_id
 left join countries
     on coalesce(tracked.country_code, forecast_meta.country_code) = countries.country_code
