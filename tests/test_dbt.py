@@ -13,6 +13,7 @@ import copy
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from dbt_helpers import land, land_corpus, manifest, parse_utc, table_checksum
@@ -429,3 +430,24 @@ def test_incremental_hourly_conditions_equal_a_full_rebuild(built, after_new_fet
     result = run_dbt(["run", "--full-refresh", "-s", "city_hourly_conditions"], settings, **built["kwargs"])
     assert result.success, summarize(result).format()
     assert _query(settings, select) == incremental
+
+
+def test_a_run_with_nothing_new_recomputes_nothing(built, after_new_fetches, after_odd_fetches):
+    """Incremental models whose inputs got no row since their last run write no row."""
+    incremental = ["city_hourly_conditions", "int_cities__fetches", "weather_forecasts", "flight_arrivals"]
+    result = run_dbt(
+        ["run", "-s", *incremental, "--vars", "{incremental_lookback_hours: 0}"], built["settings"], **built["kwargs"]
+    )
+    assert result.success, summarize(result).format()
+    for name in incremental:
+        assert _node(result, name).adapter_response.get("rows_affected") == 0, name
+
+
+def test_every_test_passes_on_all_history(built, after_new_fetches, after_odd_fetches):
+    """With test_window_hours 0 the windowed tests (staging, incremental marts, singular) read all history."""
+    result = run_dbt(["test", "--vars", "{test_window_hours: 0}"], built["settings"], **built["kwargs"])
+    assert result.success, summarize(result).format()
+    compiled = Path(built["kwargs"]["target_path"]) / "compiled" / "gans" / "tests"
+    sql = (compiled / "assert_hourly_arrivals_match_flight_arrivals.sql").read_text()
+    assert "cast('1000-01-01' as datetime) as first_hour_utc" in sql  # the unwindowed branch ran
+    assert summarize(result).tests.get("pass", 0) > 50

@@ -2,20 +2,42 @@
 -- flights at the city's airports in that hour, derived here independently of the
 -- marts' rules: straight from the staged boards, one flight per airport, flight
 -- number and scheduled UTC minute, its codeshare status from the latest fetch that
--- listed it (latest fetched_at, then highest landing id, by grouping rather than
--- the marts' row_number), the hour by date + hour() rather than date_format.
--- With var test_window_hours > 0, only the hours from the earliest flight on a
--- board landed in the window on are checked, against every board whose request
--- window reaches them (a day's margin for local time); every hour when none was.
+-- listed it (latest fetched_at, then highest landing id, by the greatest sort string
+-- rather than the marts' row_number), the hour by date + hour() rather than date_format.
+-- With var test_window_hours > 0, the hours checked are those from the earliest of
+-- the hours recomputed in the window and the flights on boards landed in it (1 h
+-- margin); none when nothing was. Expected counts come from every board with a
+-- flight in those hours (int_aerodatabox__flight_boards spans pick the boards;
+-- their flights are read from staging).
 with
 
+recomputed as (
+    -- the earliest hour recomputed in the test window
+    select min(hour_utc) as first_hour_utc
+    from {{ ref('city_hourly_conditions') }}
+    where {{ landed_in_test_window('source_loaded_at') }}
+),
+
+new_boards as (
+    -- the hour before the earliest flight on a board landed in the test window
+    select timestampadd(hour, -1, min(first_arrival_utc)) as first_hour_utc
+    from {{ ref('int_aerodatabox__flight_boards') }}
+    where {{ landed_in_test_window('landing_loaded_at') }}
+),
+
 bound as (
-    -- the first hour to check: from the earliest flight on a board landed in the window
-    select timestampadd(hour, -1, min(scheduled_arrival_utc)) as first_hour_utc
-    from {{ ref('stg_aerodatabox__flights') }}
-    where
-        {{ var('test_window_hours') | int }} > 0
-        and loaded_at_utc >= timestampadd(hour, -{{ var('test_window_hours') | int }}, utc_timestamp())
+    -- the first hour to check (one row: the optimizer reads it as a constant)
+    select
+        {%- if var('test_window_hours') | int > 0 %}
+            least(
+                coalesce(recomputed.first_hour_utc, cast('9999-12-31' as datetime)),
+                coalesce(new_boards.first_hour_utc, cast('9999-12-31' as datetime))
+            ) as first_hour_utc
+        {%- else %}
+            cast('1000-01-01' as datetime) as first_hour_utc
+        {%- endif %}
+    from recomputed
+    cross join new_boards
 ),
 
 board_rows as (
@@ -26,55 +48,29 @@ board_rows as (
         flights.codeshare_status,
         flights.fetched_at_utc,
         flights.landing_id
-    from {{ ref('stg_aerodatabox__flights') }} as flights
-    where
-        flights.scheduled_arrival_utc is not null
-        and flights.window_to_local >= (
-            select coalesce(timestampadd(day, -1, bound.first_hour_utc), cast('1000-01-01' as datetime))
-            from bound
-        )
-),
-
-latest_fetch as (
-    select
-        airport_icao,
-        flight_number,
-        scheduled_arrival_utc,
-        max(fetched_at_utc) as fetched_at_utc
-    from board_rows
-    group by airport_icao, flight_number, scheduled_arrival_utc
-),
-
-latest_landing as (
-    select
-        board_rows.airport_icao,
-        board_rows.flight_number,
-        board_rows.scheduled_arrival_utc,
-        max(board_rows.landing_id) as landing_id
-    from board_rows
-    inner join latest_fetch
-        on
-            board_rows.airport_icao = latest_fetch.airport_icao
-            and board_rows.flight_number = latest_fetch.flight_number
-            and board_rows.scheduled_arrival_utc = latest_fetch.scheduled_arrival_utc
-            and board_rows.fetched_at_utc = latest_fetch.fetched_at_utc
-    group by board_rows.airport_icao, board_rows.flight_number, board_rows.scheduled_arrival_utc
+    from bound
+    inner join {{ ref('int_aerodatabox__flight_boards') }} as boards
+        on bound.first_hour_utc <= boards.last_arrival_utc
+    inner join {{ ref('stg_aerodatabox__flights') }} as flights
+        on boards.landing_id = flights.landing_id
+    where flights.scheduled_arrival_utc is not null
 ),
 
 operated as (
+    -- one row per flight; its codeshare status from the latest fetch that listed it:
+    -- the greatest "fetched_at, landing id, codeshare flag" string, so a codeshare
+    -- listing in the latest landing row wins (one pass, no self-joins)
     select
-        board_rows.airport_icao,
-        board_rows.flight_number,
-        board_rows.scheduled_arrival_utc
+        airport_icao,
+        flight_number,
+        scheduled_arrival_utc
     from board_rows
-    inner join latest_landing
-        on
-            board_rows.airport_icao = latest_landing.airport_icao
-            and board_rows.flight_number = latest_landing.flight_number
-            and board_rows.scheduled_arrival_utc = latest_landing.scheduled_arrival_utc
-            and board_rows.landing_id = latest_landing.landing_id
-    group by board_rows.airport_icao, board_rows.flight_number, board_rows.scheduled_arrival_utc
-    having sum(case when board_rows.codeshare_status = 'IsCodeshared' then 1 else 0 end) = 0
+    group by airport_icao, flight_number, scheduled_arrival_utc
+    having right(max(concat(
+        date_format(fetched_at_utc, '%Y%m%d%H%i%s%f'),
+        lpad(landing_id, 20, '0'),
+        case when codeshare_status = 'IsCodeshared' then '1' else '0' end
+    )), 1) = '0'
 ),
 
 expected as (
@@ -95,13 +91,11 @@ select
     hourly.hour_utc,
     hourly.scheduled_arrivals,
     expected.arrivals
-from {{ ref('city_hourly_conditions') }} as hourly
+from bound
+inner join {{ ref('city_hourly_conditions') }} as hourly
+    on bound.first_hour_utc <= hourly.hour_utc
 left join expected
     on
         hourly.city_id = expected.city_id
         and hourly.hour_utc = expected.hour_utc
-where
-    hourly.scheduled_arrivals <> coalesce(expected.arrivals, 0)
-    and hourly.hour_utc >= (
-        select coalesce(bound.first_hour_utc, cast('1000-01-01' as datetime)) from bound
-    )
+where hourly.scheduled_arrivals <> coalesce(expected.arrivals, 0)

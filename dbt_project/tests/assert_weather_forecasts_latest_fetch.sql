@@ -9,8 +9,7 @@ landed as (
         max(fetched_at_utc) as latest_fetch
     from {{ ref('stg_openweather__forecasts') }}
     where
-        {{ var('test_window_hours') | int }} = 0
-        or loaded_at_utc >= timestampadd(hour, -{{ var('test_window_hours') | int }}, utc_timestamp())
+        {{ landed_in_test_window('loaded_at_utc') }}
     group by city_id, forecast_at_utc
 )
 

@@ -2,9 +2,10 @@
   Tests of the large, growing relations check the rows landed recently, so a build's
   test cost follows new data, not history.
 
-  A test whose `where` config is `recent` (set for the staging and marts folders in
-  dbt_project.yml) reads only the rows whose load-time column - loaded_at_utc in
-  staging views, landing_loaded_at or source_loaded_at in incremental models - is within the last
+  A test whose `where` config is `recent` (set for the staging, intermediate and marts
+  folders in dbt_project.yml, and so for the landing tables' source tests) reads only
+  the rows whose load-time column - loaded_at_utc in staging views, landing_loaded_at
+  or source_loaded_at in incremental models, loaded_at in landing tables - is within the last
   var('test_window_hours') hours before now (UTC); a relation
   with neither column (cities, airports, ...) is tested whole. Any other `where`
   is applied as dbt does. Run every test on all history with
@@ -33,13 +34,26 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# The load-time column of `relation` (loaded_at_utc, landing_loaded_at or source_loaded_at), none when it has none. #}
+{# The load-time column of `relation` (loaded_at_utc, landing_loaded_at, source_loaded_at or loaded_at), none when it has none. #}
 {% macro recent_rows_column(relation) -%}
     {%- set names = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
-    {%- for candidate in ['loaded_at_utc', 'landing_loaded_at', 'source_loaded_at'] -%}
+    {%- for candidate in ['loaded_at_utc', 'landing_loaded_at', 'source_loaded_at', 'loaded_at'] -%}
         {%- if candidate in names -%}
             {%- do return(candidate) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- do return(none) -%}
+{%- endmacro %}
+
+{#
+  For singular tests: a condition true for rows whose load-time `column` (UTC) is
+  within the last var('test_window_hours') hours, and for every row when it is 0.
+#}
+{% macro landed_in_test_window(column) -%}
+    {%- set hours = var('test_window_hours') | int -%}
+    {%- if hours > 0 -%}
+        {{ column }} >= timestampadd(hour, -{{ hours }}, utc_timestamp())
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
 {%- endmacro %}

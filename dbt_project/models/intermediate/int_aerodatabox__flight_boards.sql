@@ -6,6 +6,7 @@
         post_hook=[
             "{{ ensure_index('ix_flight_boards_landing', 'landing_id') }}",
             "{{ ensure_index('ix_flight_boards_loaded', 'landing_loaded_at') }}",
+            "{{ ensure_index('ix_flight_boards_last_arrival', 'last_arrival_utc') }}",
         ],
     )
 }}

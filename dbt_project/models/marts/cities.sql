@@ -24,27 +24,17 @@ population as (
 ),
 
 forecast_meta as (
-    -- the latest forecast's country code and request coordinates, for untracked cities;
-    -- ranked on the landing table itself (no unnesting of every forecast landed)
+    -- the latest successful forecast's country code and request coordinates, for
+    -- untracked cities: one landing row per city, by its id
     select
-        ranked.city_id,
+        fetches.city_id,
         {{ json_text('landing.payload', '$.city.country') }} as country_code,
         cast(json_extract(landing.request_params, '$.lat') as decimal(9, 6)) as latitude,
         cast(json_extract(landing.request_params, '$.lon') as decimal(9, 6)) as longitude
-    from (
-        select
-            id,
-            {{ city_id(json_text('request_key', '$.city')) }} as city_id,
-            row_number() over (
-                partition by {{ city_id(json_text('request_key', '$.city')) }}
-                order by fetched_at desc, id desc
-            ) as recency_rank
-        from {{ source('gans_raw', 'openweather_forecasts') }}
-        where http_status = 200
-    ) as ranked
+    from {{ ref('int_cities__fetches') }} as fetches
     inner join {{ source('gans_raw', 'openweather_forecasts') }} as landing
-        on ranked.id = landing.id
-    where ranked.recency_rank = 1
+        on fetches.last_landing_id = landing.id
+    where fetches.source_table = 'openweather_forecasts'
 ),
 
 countries as (

@@ -6,6 +6,7 @@
         post_hook=[
             "{{ ensure_index('ix_city_hourly_conditions_hour', 'city_id, hour_utc') }}",
             "{{ ensure_index('ix_city_hourly_conditions_loaded', 'source_loaded_at') }}",
+            "{{ ensure_index('ix_city_hourly_conditions_time', 'hour_utc') }}",
         ],
     )
 }}
@@ -13,88 +14,29 @@
 -- horizon. Each 3-hour forecast slot is in force from its own time until the next
 -- slot (at most 3 hours); arrivals are the flights scheduled in that hour at the
 -- city's airports, codeshare duplicates not counted.
--- Incremental: recomputes, per city, only the hours from 3 hours before to 3 hours
--- after the forecast slots, flights and board spans loaded since the newest
--- source_loaded_at held (minus the lookback); every other hour keeps its row.
+-- Incremental: recomputes the hours from 3 hours before the earliest to 3 hours
+-- after the latest instant touched by the forecast slots, flights and board spans
+-- loaded since the newest source_loaded_at held (minus the lookback), for every
+-- city; every other hour keeps its row. The window is found first (macro
+-- changed_window) and enters the query as constants, so each input is read
+-- through its time index, not scanned.
+{%- set window = changed_window([
+    [ref('weather_forecasts'), 'forecast_at_utc', 'forecast_at_utc'],
+    [ref('flight_arrivals'), 'scheduled_arrival_utc', 'scheduled_arrival_utc'],
+    [ref('int_aerodatabox__flight_boards'), 'first_arrival_utc', 'last_arrival_utc'],
+]) %}
+{%- if window is none %}
+    {#- a full build: every hour #}
+    {%- set from_utc, to_utc = "cast('1900-01-01 00:00:00' as datetime)", "cast('9000-01-01 00:00:00' as datetime)" %}
+{%- elif window.first_utc is none %}
+    {#- nothing loaded since the last run: an empty window #}
+    {%- set from_utc, to_utc = "cast('1970-01-01 00:00:00' as datetime)", "cast('1970-01-01 00:00:00' as datetime)" %}
+{%- else %}
+    {%- set from_utc = "timestampadd(hour, -3, cast('" ~ window.first_utc[:13] ~ ":00:00' as datetime))" %}
+    {%- set to_utc = "timestampadd(hour, 3, cast('" ~ window.last_utc ~ "' as datetime))" %}
+{%- endif %}
+
 with
-
-{% if is_incremental() -%}
-watermark as (
-    select
-        timestampadd(
-            hour, -{{ var('incremental_lookback_hours') }},
-            coalesce(max(source_loaded_at), cast('1970-01-01 00:00:00' as datetime))
-        ) as loaded_after
-    from {{ this }}
-),
-
-changed as (
-    -- instants whose hours may change: new forecast slots, new flight rows, new boards' spans
-    select
-        city_id,
-        forecast_at_utc as at_utc
-    from {{ ref('weather_forecasts') }}
-    where landing_loaded_at > (select loaded_after from watermark)
-    union all
-    select
-        city_airports.city_id,
-        flights.scheduled_arrival_utc as at_utc
-    from {{ ref('flight_arrivals') }} as flights
-    inner join {{ ref('city_airports') }} as city_airports
-        on flights.airport_icao = city_airports.airport_icao
-    where flights.landing_loaded_at > (select loaded_after from watermark)
-    union all
-    select
-        city_airports.city_id,
-        boards.first_arrival_utc as at_utc
-    from {{ ref('int_aerodatabox__flight_boards') }} as boards
-    inner join {{ ref('city_airports') }} as city_airports
-        on boards.airport_icao = city_airports.airport_icao
-    where boards.landing_loaded_at > (select loaded_after from watermark)
-    union all
-    select
-        city_airports.city_id,
-        boards.last_arrival_utc as at_utc
-    from {{ ref('int_aerodatabox__flight_boards') }} as boards
-    inner join {{ ref('city_airports') }} as city_airports
-        on boards.airport_icao = city_airports.airport_icao
-    where boards.landing_loaded_at > (select loaded_after from watermark)
-),
-
-spans as (
-    -- per city, the hours to recompute: [from_utc, to_utc]
-    select
-        city_id,
-        timestampadd(hour, -3, cast(date_format(min(at_utc), '%Y-%m-%d %H:00:00') as datetime)) as from_utc,
-        timestampadd(hour, 3, max(at_utc)) as to_utc
-    from changed
-    where at_utc is not null
-    group by city_id
-),
-
-{% endif -%}
-slots as (
-    select
-        forecasts.*,
-        {%- if is_incremental() %}
-        spans.from_utc,
-        spans.to_utc,
-        {%- endif %}
-        lead(forecasts.forecast_at_utc) over (
-            partition by forecasts.city_id order by forecasts.forecast_at_utc
-        ) as next_forecast_at_utc
-    from {{ ref('weather_forecasts') }} as forecasts
-    {%- if is_incremental() %}
-    -- a slot covers at most the 3 hours after it: slots 3 hours either side suffice
-    inner join spans
-        on
-            forecasts.city_id = spans.city_id
-            and forecasts.forecast_at_utc >= timestampadd(hour, -3, spans.from_utc)
-            and forecasts.forecast_at_utc <= timestampadd(hour, 3, spans.to_utc)
-    -- the same bound for all cities, so the index on forecast_at_utc skips history
-    where forecasts.forecast_at_utc >= (select timestampadd(hour, -3, min(spans.from_utc)) from spans)
-    {%- endif %}
-),
 
 hour_offsets as (
     select 0 as hour_offset
@@ -104,17 +46,30 @@ hour_offsets as (
     select 2 as hour_offset
 ),
 
-hours as (
+slot_hours as (
+    -- each slot's first three hours, with the next slot's time: a window function, so
+    -- the CTE is materialised and hour_utc is a column the joins below can key on
     select
-        slots.*,
-        timestampadd(hour, hour_offsets.hour_offset, slots.forecast_at_utc) as hour_utc
-    from slots
+        forecasts.*,
+        timestampadd(hour, hour_offsets.hour_offset, forecasts.forecast_at_utc) as hour_utc,
+        lead(forecasts.forecast_at_utc) over (
+            partition by forecasts.city_id, hour_offsets.hour_offset order by forecasts.forecast_at_utc
+        ) as next_forecast_at_utc
+    from {{ ref('weather_forecasts') }} as forecasts
     cross join hour_offsets
+    -- a slot is in force for at most the 3 hours after it: slots 3 hours either side suffice
     where
-        timestampadd(hour, hour_offsets.hour_offset, slots.forecast_at_utc)
-        < coalesce(slots.next_forecast_at_utc, timestampadd(hour, 3, slots.forecast_at_utc))
-        {{ "and timestampadd(hour, hour_offsets.hour_offset, slots.forecast_at_utc)"
-            ~ " between slots.from_utc and slots.to_utc" if is_incremental() }}  -- noqa: LT02
+        forecasts.forecast_at_utc >= timestampadd(hour, -3, {{ from_utc }})
+        and forecasts.forecast_at_utc <= timestampadd(hour, 3, {{ to_utc }})
+),
+
+hours as (
+    -- the hours each slot is in force: until the next slot, 3 hours at most
+    select *
+    from slot_hours
+    where
+        hour_utc < coalesce(next_forecast_at_utc, timestampadd(hour, 3, forecast_at_utc))
+        and hour_utc between {{ from_utc }} and {{ to_utc }}
 ),
 
 arrivals as (
@@ -127,50 +82,45 @@ arrivals as (
     from {{ ref('flight_arrivals') }} as flights
     inner join {{ ref('city_airports') }} as city_airports
         on flights.airport_icao = city_airports.airport_icao
-    {%- if is_incremental() %}
-    inner join spans
-        on
-            city_airports.city_id = spans.city_id
-            and flights.scheduled_arrival_utc >= spans.from_utc
-            and flights.scheduled_arrival_utc < timestampadd(hour, 1, spans.to_utc)
-    {%- endif %}
     where
         (flights.codeshare_status is null or flights.codeshare_status <> 'IsCodeshared')
-        {{ "and flights.scheduled_arrival_utc >= (select min(spans.from_utc) from spans)"
-            if is_incremental() }}  -- noqa: LT02
+        and flights.scheduled_arrival_utc >= {{ from_utc }}
+        and flights.scheduled_arrival_utc < timestampadd(hour, 1, {{ to_utc }})
     group by city_airports.city_id, hour_utc
 ),
 
+span_offsets as (
+    -- 0 to 29 hours: a board spans at most its request window (12 hours at most;
+    -- test assert_flight_board_spans_fit_hourly_offsets)
+    {%- for n in range(30) %}
+        select {{ n }} as hour_offset
+        {{ 'union all' if not loop.last }}
+    {%- endfor %}
+),
+
 boards as (
-    -- the UTC span of each fetched arrivals board, per city
+    -- each fetched arrivals board's UTC span, from the hour of its first arrival, per city
     select
         city_airports.city_id,
-        flight_boards.first_arrival_utc,
+        cast(date_format(flight_boards.first_arrival_utc, '%Y-%m-%d %H:00:00') as datetime) as first_hour_utc,
         flight_boards.last_arrival_utc
     from {{ ref('int_aerodatabox__flight_boards') }} as flight_boards
     inner join {{ ref('city_airports') }} as city_airports
         on flight_boards.airport_icao = city_airports.airport_icao
-    {%- if is_incremental() %}
-    inner join spans
-        on
-            city_airports.city_id = spans.city_id
-            and flight_boards.last_arrival_utc >= spans.from_utc
-            and flight_boards.first_arrival_utc <= timestampadd(hour, 1, spans.to_utc)
-    {%- endif %}
+    where
+        flight_boards.last_arrival_utc >= {{ from_utc }}
+        and flight_boards.first_arrival_utc < timestampadd(hour, 1, {{ to_utc }})
 ),
 
 covered as (
-    -- the hours a fetched board spans (a join, not a correlated EXISTS: MariaDB would
-    -- evaluate the boards CTE again for every hour)
+    -- the hours a fetched board spans, one row each: an equi-join for the hours below
+    -- (a range join of hours and boards grows with both)
     select distinct
-        hours.city_id,
-        hours.hour_utc
-    from hours
-    inner join boards
-        on
-            hours.city_id = boards.city_id
-            and hours.hour_utc >= cast(date_format(boards.first_arrival_utc, '%Y-%m-%d %H:00:00') as datetime)
-            and hours.hour_utc <= boards.last_arrival_utc
+        boards.city_id,
+        timestampadd(hour, span_offsets.hour_offset, boards.first_hour_utc) as hour_utc
+    from boards
+    inner join span_offsets
+        on timestampadd(hour, span_offsets.hour_offset, boards.first_hour_utc) <= boards.last_arrival_utc
 ),
 
 loaded as (
