@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -445,9 +446,18 @@ def test_a_run_with_nothing_new_recomputes_nothing(built, after_new_fetches, aft
 
 def test_every_test_passes_on_all_history(built, after_new_fetches, after_odd_fetches):
     """With test_window_hours 0 the windowed tests (staging, incremental marts, singular) read all history."""
-    result = run_dbt(["test", "--vars", "{test_window_hours: 0}"], built["settings"], **built["kwargs"])
+    settings, kwargs = built["settings"], built["kwargs"]
+    compiled = Path(kwargs["target_path"]) / "compiled" / "gans" / "tests"
+    hourly = compiled / "assert_hourly_arrivals_match_flight_arrivals.sql"
+    windowed = run_dbt(["test", "-s", "assert_hourly_arrivals_match_flight_arrivals"], settings, **kwargs)
+    assert windowed.success, summarize(windowed).format()
+    bound = re.search(r"hourly\.hour_utc >= cast\('([^']+)' as datetime\)", hourly.read_text()).group(1)
+    first_hour = _query(
+        settings,
+        "select min(hour_utc) from city_hourly_conditions where source_loaded_at >= utc_timestamp() - interval 30 hour",
+    )[0][0]
+    assert datetime.fromisoformat(bound) <= first_hour  # found in the window before the query ran
+    result = run_dbt(["test", "--vars", "{test_window_hours: 0}"], settings, **kwargs)
     assert result.success, summarize(result).format()
-    compiled = Path(built["kwargs"]["target_path"]) / "compiled" / "gans" / "tests"
-    sql = (compiled / "assert_hourly_arrivals_match_flight_arrivals.sql").read_text()
-    assert "cast('1000-01-01' as datetime) as first_hour_utc" in sql  # the unwindowed branch ran
+    assert "hourly.hour_utc >= cast('1000-01-01 00:00:00' as datetime)" in hourly.read_text()
     assert summarize(result).tests.get("pass", 0) > 50
