@@ -20,8 +20,7 @@
             {%- do return(relation) -%}
         {%- endif -%}
         {%- set filtered -%}
-            (select * from {{ relation }}
-                where {{ load_column }} >= timestampadd(hour, -{{ hours }}, utc_timestamp())) dbt_subquery
+            (select * from {{ relation }} where {{ landed_in_test_window(load_column) }}) dbt_subquery
         {%- endset -%}
         {%- do return(filtered) -%}
     {%- elif where -%}
@@ -46,8 +45,9 @@
 {%- endmacro %}
 
 {#
-  For singular tests: a condition true for rows whose load-time `column` (UTC) is
-  within the last var('test_window_hours') hours, and for every row when it is 0.
+  The test window as a condition (used above and by the singular tests): true for
+  rows whose load-time `column` (UTC) is within the last var('test_window_hours')
+  hours, and for every row when it is 0.
 #}
 {% macro landed_in_test_window(column) -%}
     {%- set hours = var('test_window_hours') | int -%}
