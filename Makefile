@@ -32,22 +32,22 @@ setup: $(STAMP) ## venv with the pinned dependencies, and MariaDB server binarie
 	@./scripts/install-mariadb.sh
 
 db-up: setup ## start the project-local MariaDB (no-op when up); create databases, users, tables
-	$(PY) -m extract.localdb up
+	$(PY) -m localdb up
 
 db-down: ## stop the project-local MariaDB
-	@if [ -x $(PY) ]; then $(PY) -m extract.localdb down; fi
+	@if [ -x $(PY) ]; then $(PY) -m localdb down; fi
 
 db-reset: setup ## drop and recreate the project databases, empty
-	$(PY) -m extract.localdb reset
+	$(PY) -m localdb reset
 
 db-shell: db-up ## interactive SQL client as the read-only analyst user
-	$(PY) -m extract.localdb shell
+	$(PY) -m localdb shell
 
 sql: db-up ## run one query as the analyst user, tab-separated: make sql Q="select ..."
-	@$(PY) -m extract.localdb sql "$(Q)"
+	@$(PY) -m localdb sql "$(Q)"
 
 run: db-up ## the main job: extract live (or replay RECORDINGS=dir), load, dbt build, summary
-	$(PY) -m extract pipeline $(if $(RECORDINGS),--replay "$(RECORDINGS)")
+	$(PY) -m gans pipeline $(if $(RECORDINGS),--replay "$(RECORDINGS)")
 
 test: setup ## everything CI checks: pytest (with a throw-away MariaDB) and the linters
 	@# exit 5 means "no tests collected", which is not a failure
@@ -58,17 +58,17 @@ pytest: setup ## only the pytest suite; ARGS="-k ..." passes options
 	$(PY) -m pytest $(ARGS)
 
 lint: setup ## ruff, and the SQL and template linters
-	$(VENV)/bin/ruff check extract tests bench
-	$(VENV)/bin/ruff format --check extract tests bench
+	$(VENV)/bin/ruff check extract transform localdb gans tests bench
+	$(VENV)/bin/ruff format --check extract transform localdb gans tests bench
 	$(VENV)/bin/ruff check lambda
 	$(VENV)/bin/ruff format --check lambda
 	$(VENV)/bin/cfn-lint lambda/template.yaml
 	@# sqlfluff's dbt templater needs a profile, not a server: write .local/dbt/profiles.yml
-	$(PY) -c "from extract.transform import prepare_profiles_dir; prepare_profiles_dir()"
+	$(PY) -c "from transform.dbt_runner import prepare_profiles_dir; prepare_profiles_dir()"
 	$(VENV)/bin/sqlfluff lint dbt_project
 
 docs: db-up ## generate the dbt docs and serve them on http://localhost:8080 (DOCS_PORT=...)
-	$(PY) -m extract.transform docs generate
+	$(PY) -m transform docs generate
 	cd dbt_project && ../$(VENV)/bin/dbt docs serve --profiles-dir ../.local/dbt --port $${DOCS_PORT:-8080} --host 127.0.0.1 --no-browser
 
 bench: setup ## benchmark on a throw-away MariaDB (several minutes); writes bench/results/latest.{json,md}

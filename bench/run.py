@@ -4,7 +4,7 @@ Usage::
 
     python -m bench.run [--quick] [--only load,e2e,incremental,lambda] [--recordings DIR]
 
-Starts its own MariaDB (:class:`extract.localdb.LocalServer`) in ``bench/work`` on a free
+Starts its own MariaDB (:class:`localdb.LocalServer`) in ``bench/work`` on a free
 port, builds workloads from the real recordings (:mod:`bench.workloads`), and measures:
 
 1. ``load``: landing throughput (rows/s, MB/s of JSON payload) of
@@ -43,9 +43,9 @@ from typing import Any
 from bench import workloads as wl
 from extract import db
 from extract.loader import LANDING_TABLES, Loader
-from extract.localdb import LocalServer, ensure_credentials
 from extract.runlog import RunLog
 from extract.settings import PROJECT_ROOT, Settings
+from localdb import LocalServer, ensure_credentials
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 MB = 1024 * 1024
@@ -384,14 +384,14 @@ class Bench:
     def _dbt_available(self) -> str | None:
         if not any((PROJECT_ROOT / "dbt_project" / "models").rglob("*.sql")):
             return "dbt_project has no models yet"
-        if find_spec("extract.transform") is None:
-            return "extract.transform (run_dbt) does not exist yet"
+        if find_spec("transform.dbt_runner") is None:
+            return "transform.dbt_runner (run_dbt) does not exist yet"
         return None
 
     def bench_e2e(self) -> None:
         """Replay of the shared corpus (fresh process) + dbt build (fresh process), timed apart."""
         print("[2/5] end to end: replay of the shared corpus + dbt build", flush=True)
-        missing_replay = None if find_spec("extract.pipeline") else "extract.pipeline (replay) does not exist yet"
+        missing_replay = None if find_spec("extract.runner") else "extract.runner (replay) does not exist yet"
         missing_dbt = self._dbt_available()
         self.reset()
         res = self.results

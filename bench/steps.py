@@ -43,9 +43,9 @@ def _emit(result: dict) -> None:
 
 
 def step_replay(recordings: str) -> dict:
-    """Land every recording of ``recordings`` through extract.pipeline.replay."""
+    """Land every recording of ``recordings`` through extract.runner.replay."""
     t0 = time.perf_counter()
-    from extract.pipeline import replay
+    from extract.runner import replay
     from extract.settings import Settings
 
     t1 = time.perf_counter()
@@ -61,10 +61,10 @@ def dbt_paths() -> dict:
 
 
 def step_dbt(args: list[str]) -> dict:
-    """One dbt invocation through extract.transform.run_dbt (dbtRunner in this process)."""
+    """One dbt invocation through transform.dbt_runner.run_dbt (dbtRunner in this process)."""
     t0 = time.perf_counter()
     from extract.settings import Settings
-    from extract.transform import run_dbt
+    from transform.dbt_runner import run_dbt
 
     t1 = time.perf_counter()
     res = run_dbt(args, Settings(), **dbt_paths())

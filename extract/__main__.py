@@ -1,5 +1,5 @@
-"""``python -m extract``: the command line of :mod:`extract.cli`."""
+"""``python -m extract``: kept as an alias of ``python -m gans`` (:mod:`gans.cli`)."""
 
-from extract.cli import main
+from gans.cli import main
 
 main()

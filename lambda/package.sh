@@ -41,7 +41,7 @@ fi
 
 echo "transform: image context"
 cp lambda/Dockerfile lambda/requirements-transform.txt requirements.lock profiles.example.yml "$BUILD/transform-image/"
-cp -r extract lambda/gans_lambda dbt_project "$BUILD/transform-image/"
+cp -r extract transform lambda/gans_lambda dbt_project "$BUILD/transform-image/"
 rm -rf "$BUILD/transform-image/dbt_project/"{target,logs,dbt_packages}
 find "$BUILD/transform-image" -name '__pycache__' -prune -exec rm -rf {} +
 

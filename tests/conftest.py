@@ -1,6 +1,6 @@
 """Shared fixtures: a real, throw-away MariaDB server for the whole test session.
 
-The server is the project's own :class:`extract.localdb.LocalServer`, started in a
+The server is the project's own :class:`localdb.LocalServer`, started in a
 temporary folder on a free port and removed at the end. Its connection settings
 and generated passwords are exported as the usual ``GANS_*`` environment variables,
 so every :class:`extract.settings.Settings` and dbt profile in the tests points at it.
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from extract import db
-from extract.localdb import LocalServer, ensure_credentials
 from extract.settings import Settings
+from localdb import LocalServer, ensure_credentials
 
 RECORDINGS = Path(__file__).resolve().parent.parent.parent / "shared" / "recordings"
 

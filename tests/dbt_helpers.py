@@ -1,7 +1,7 @@
 """Helpers for the dbt tests: land the shared recordings, build landing rows, compare tables.
 
 :func:`land_corpus` fills ``gans_raw`` from ``../shared/recordings`` with
-``extract.pipeline.replay`` (the same parsing and loading as live runs);
+``extract.runner.replay`` (the same parsing and loading as live runs);
 :func:`row_from_entry` and :func:`land` land modified copies of recorded bodies for the
 incremental tests. All times are UTC. Rows go through :class:`extract.loader.Loader`.
 """
@@ -65,7 +65,7 @@ def land(settings: Settings, rows: list[LandingRow], trigger: str = "test") -> i
 
 def land_corpus(settings: Settings, recordings: Path) -> None:
     """Fill the landing tables with the whole recorded corpus, through the extractors' replay."""
-    from extract.pipeline import replay
+    from extract.runner import replay
 
     summary = replay(settings, recordings)
     assert summary.ok, summary

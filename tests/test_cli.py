@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 from test_pipeline import CITIES_CSV, KEY_ADB, KEY_OW, _count, _fake_api
 
-from extract.cli import cli
 from extract.loader import SOURCES
+from gans.cli import cli
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from dbt_helpers import land, land_corpus, manifest, parse_utc, table_checksum
 from extract import db
 from extract.loader import LandingRow
 from extract.settings import Settings
-from extract.transform import MARTS, run_dbt, summarize
+from transform.dbt_runner import MARTS, run_dbt, summarize
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

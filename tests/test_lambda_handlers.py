@@ -2,7 +2,7 @@
 
 - Secrets come from moto's Secrets Manager (``mock_aws``); the database passwords and
   API keys are removed from the environment, so only the secrets can supply them.
-- The extract handler runs the live extraction code (:func:`extract.pipeline.extract`,
+- The extract handler runs the live extraction code (:func:`extract.runner.extract`,
   its HTTP client included) against a local HTTP server (pytest-httpserver) that
   answers every request with the real recorded response of ``../shared/recordings``.
 - The transform handler runs dbt on a read-only copy of ``dbt_project`` with only a
@@ -403,8 +403,8 @@ def _tree(root: Path) -> dict[str, str]:
 
 @pytest.mark.dbt
 def test_transform_builds_the_marts_on_a_read_only_project(aws, settings, recordings, tmp_path, monkeypatch):
-    from extract.pipeline import replay
-    from extract.transform import MARTS
+    from extract.runner import replay
+    from transform.dbt_runner import MARTS
 
     landed = replay(settings, recordings)
     assert landed.ok, [r.messages for r in landed.results]

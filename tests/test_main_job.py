@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from dbt_helpers import table_checksum
 
 from extract import db
-from extract.cli import cli
 from extract.settings import Settings
-from extract.transform import MARTS
+from gans.cli import cli
+from transform.dbt_runner import MARTS
 
 
 def _marts(settings: Settings) -> dict[str, tuple[int, str]]:

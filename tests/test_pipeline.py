@@ -17,8 +17,8 @@ from pytest_httpserver import HTTPServer
 
 from extract import db
 from extract.loader import LANDING_TABLES, SOURCES
-from extract.pipeline import extract, replay
 from extract.recording import Recorder, read_manifest
+from extract.runner import extract, replay
 from extract.sources import Fetched
 
 KEY_OW = "ow-secret-key-0123456789"
@@ -533,7 +533,7 @@ def test_error_bodies_echoing_the_key_are_redacted_everywhere(settings, tmp_path
 
 
 def test_base_urls_resolve_once_with_overrides(settings):
-    from extract.pipeline import DEFAULT_BASE_URLS, make_clients, resolve_base_urls
+    from extract.runner import DEFAULT_BASE_URLS, make_clients, resolve_base_urls
 
     own_host = settings.model_copy(update={"aerodatabox_host": "adb.example"})
     urls = resolve_base_urls(own_host)

@@ -1,4 +1,4 @@
-"""Lambda entry point of the extraction: the same :func:`extract.pipeline.extract` as the CLI.
+"""Lambda entry point of the extraction: the same :func:`extract.runner.extract` as the CLI.
 
 Event (the EventBridge Scheduler target's ``Input``, see ``template.yaml``; the
 scheduler replaces ``<aws.scheduler.scheduled-time>`` and ``<aws.scheduler.execution-id>``)::
@@ -179,7 +179,7 @@ def _add_landed_totals(settings, results: list[dict[str, Any]]) -> None:
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point: extract what ``event`` asks for (see the module docstring)."""
-    from extract.pipeline import extract
+    from extract.runner import extract
 
     request = parse_event(event)
     settings = aws_secrets.load_settings()

@@ -156,7 +156,7 @@ def _parse_events(log_file: Path, offset: int) -> dict[str, Any]:
 
 def run(step: dict[str, Any], settings=None) -> dict[str, Any]:
     """Run :func:`plan`'s ``step`` with dbt in-process; return the summary (raises :class:`TransformFailed`)."""
-    from extract.transform import run_dbt, summarize
+    from transform.dbt_runner import run_dbt, summarize
 
     paths = _paths()
     cold = prepare_work_dirs(paths)
@@ -211,7 +211,7 @@ def bake(target_dir: Path) -> None:
     does not connect to the database. Raises :class:`TransformFailed` if parsing fails.
     """
     from extract.settings import Settings
-    from extract.transform import run_dbt
+    from transform.dbt_runner import run_dbt
 
     paths = _paths()
     target_dir = Path(target_dir)

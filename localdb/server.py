@@ -9,7 +9,7 @@ git-ignored).
 
 Command line (what the Makefile calls)::
 
-    python -m extract.localdb up|down|reset|status|shell|sql "select ..."
+    python -m localdb up|down|reset|status|shell|sql "select ..."
 
 Errors: :class:`ServerNotInstalled` when no ``mariadbd``/``mysqld`` is on the
 machine; :class:`ServerStartError` with the tail of the error log when the server
@@ -260,7 +260,3 @@ def sql(query: str) -> None:
     """Run one QUERY as the read-only analyst user; tab-separated output."""
     argv, env = _client_argv(Settings(), batch=True)
     sys.exit(subprocess.run([*argv, "-e", query], env=env).returncode)
-
-
-if __name__ == "__main__":
-    cli()

@@ -25,7 +25,7 @@ passed, warned and failed, for ``make run`` to print.
 
 Command line::
 
-    python -m extract.transform build            # any dbt arguments; prints the summary
+    python -m transform build            # any dbt arguments; prints the summary
 """
 
 from __future__ import annotations
@@ -242,7 +242,7 @@ def summarize(result: dbtRunnerResult, settings: Settings | None = None) -> Buil
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m extract.transform <dbt args>``: run dbt, print the summary; exit 1 on failure."""
+    """``python -m transform <dbt args>``: run dbt, print the summary; exit 1 on failure."""
     args = list(sys.argv[1:] if argv is None else argv) or ["build"]
     settings = Settings()
     result = run_dbt(args, settings)
@@ -253,7 +253,3 @@ def main(argv: list[str] | None = None) -> int:
         summary.failures.append(f"rows not counted: {exc}")
     print(summary.format())
     return 0 if result.success else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -29,7 +29,7 @@ import click
 
 from extract.loader import SOURCES
 
-log = logging.getLogger("extract.cli")
+log = logging.getLogger("gans.cli")
 
 
 def _split(values: tuple[str, ...]) -> list[str] | None:
@@ -145,7 +145,7 @@ def run(ctx, sources, cities, start, end, record_dir, direction, idempotency_key
     aerodatabox_flights, the airports are those of the latest landed airport searches.
     Exit status 0 only when nothing failed.
     """
-    from extract.pipeline import extract
+    from extract.runner import extract
 
     window_start, window_end = _instant(start, "--from"), _instant(end, "--to")
     if (window_start is None) != (window_end is None):
@@ -188,7 +188,7 @@ def replay(ctx, directory: Path, sources) -> None:
     and loading as live runs; replaying the same directory twice lands nothing new.
     Exit status 0 only when nothing failed.
     """
-    from extract.pipeline import replay as do_replay
+    from extract.runner import replay as do_replay
 
     try:
         summary = do_replay(_settings(), directory, sources=_split(sources), progress=ctx.obj["tty"])
@@ -205,7 +205,7 @@ def dbt(dbt_args) -> None:
     The GANS_* settings are exported for profiles.example.yml; prints rows per mart and test
     outcomes; exit status 1 when dbt failed.
     """
-    from extract.transform import main as dbt_main
+    from transform.dbt_runner import main as dbt_main
 
     sys.exit(dbt_main(list(dbt_args) or ["build"]))
 
@@ -228,8 +228,8 @@ def pipeline(ctx, recordings: Path | None, sources) -> None:
     """
     from rich.console import Console
 
-    from extract.pipeline import extract, replay
-    from extract.transform import run_dbt, summarize
+    from extract.runner import extract, replay
+    from transform.dbt_runner import run_dbt, summarize
 
     settings = _settings()
     try:
