@@ -42,9 +42,10 @@ from typing import Any
 
 from bench import workloads as wl
 from extract import db
-from extract.loader import LANDING_TABLES, Loader
+from extract.loader import Loader
 from extract.runlog import RunLog
 from extract.settings import PROJECT_ROOT, Settings
+from extract.sources import REGISTRY
 from localdb import LocalServer, ensure_credentials
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
@@ -271,7 +272,7 @@ class Bench:
         settings = self.settings()
         conn = db.connect(settings, "loader")
         try:
-            runs = {s: RunLog(conn).start(s, "bench") for s in LANDING_TABLES}
+            runs = {s: RunLog(conn).start(s, "bench") for s in REGISTRY}
             conn.commit()
             t0 = time.perf_counter()
             by_source: dict[str, list] = {}
@@ -294,14 +295,14 @@ class Bench:
         self.reset()
         conn = db.connect(settings, "loader", local_infile=True)
         try:
-            runs = {s: RunLog(conn).start(s, "bench") for s in LANDING_TABLES}
+            runs = {s: RunLog(conn).start(s, "bench") for s in REGISTRY}
             conn.commit()
             files = []
             t0 = time.perf_counter()
             for source, rows in by_source.items():
                 path = self.work / f"load_{source}.tsv"
                 wl.write_tsv(path, rows, runs[source].id)
-                files.append((path, LANDING_TABLES[source]))
+                files.append((path, REGISTRY[source].landing_table))
             out["load_data_file_prep_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             loaded = 0
@@ -557,7 +558,7 @@ class Bench:
         stats = {"rows": 0, "payload_mb": 0.0}
         loaded_after = timedelta(minutes=2)
         try:
-            runs = {s: RunLog(conn).start(s, "bench-history") for s in LANDING_TABLES}
+            runs = {s: RunLog(conn).start(s, "bench-history") for s in REGISTRY}
             conn.commit()
             files = {s: open(self.work / f"history_{s}.tsv", "w", encoding="utf-8", newline="\n") for s in runs}
             try:
@@ -573,7 +574,7 @@ class Bench:
             with conn.cursor() as cur:
                 for source in runs:
                     path = self.work / f"history_{source}.tsv"
-                    cur.execute(wl.load_data_sql(path, LANDING_TABLES[source], wl.LOAD_COLUMNS + ", loaded_at"))
+                    cur.execute(wl.load_data_sql(path, REGISTRY[source].landing_table, wl.LOAD_COLUMNS + ", loaded_at"))
             conn.commit()
         finally:
             conn.close()

@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from extract.instants import parse_instant as parse_utc
 from extract.loader import LandingRow
 from extract.settings import PROJECT_ROOT
 
@@ -45,11 +46,6 @@ _AIRPORTS_BODY = "aerodatabox_airports/berlin_2024-09.json"
 _FLIGHTS_BODY = "aerodatabox_flights/EDDB_2024-05-08T1200.json"
 _STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2})")
 _THREE_HOURS = 3 * 3600
-
-
-def parse_utc(text: str) -> datetime:
-    """``YYYY-MM-DDTHH:MM:SSZ`` (manifest style) -> aware UTC datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def read_manifest(recordings_dir: Path = RECORDINGS) -> list[dict[str, Any]]:

@@ -29,8 +29,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +38,8 @@ from pyrate_limiter import AbstractClock, Duration, Limiter, Rate, SingleBucketF
 from pyrate_limiter import TokenBucket as PyrateTokenBucket
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from extract.response import RequestSpec, Response
 
 log = logging.getLogger(__name__)
 
@@ -248,27 +249,6 @@ class _Retry(Retry):
 # Client
 
 
-@dataclass
-class HttpResponse:
-    """A response as the pipeline needs it: status, content type, body bytes and the UTC fetch instant.
-
-    ``url`` is the request URL without query string; ``params`` the query
-    parameters as sent minus secrets.
-    """
-
-    status: int
-    content_type: str
-    body: bytes
-    fetched_at: datetime
-    url: str
-    params: dict[str, Any]
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def text(self) -> str:
-        """The body decoded as UTF-8 (invalid bytes replaced)."""
-        return self.body.decode("utf-8", errors="replace")
-
-
 class HttpClient:
     """Rate-limited, retrying GET client for one API.
 
@@ -341,14 +321,28 @@ class HttpClient:
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
 
-    def get(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> HttpResponse:
+    def fetch(self, spec: RequestSpec) -> Response:
+        """GET ``spec`` (:meth:`get`), the response tagged with the spec's source and key."""
+        return self.get(spec.url, spec.params, source=spec.source, key=spec.key)
+
+    def get(
+        self,
+        path_or_url: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        source: str = "",
+        key: Mapping[str, Any] | None = None,
+    ) -> Response:
         """GET with retries and rate limit; returns the final response whatever its status.
+
+        The :class:`~extract.response.Response` carries ``source`` and ``key`` as given, the URL
+        without query string, the parameters as sent minus secrets and the UTC arrival instant.
 
         Raises :class:`HttpError` (message redacted) when no response could be had, and its subclass
         :class:`RateLimited` when a non-blocking limiter refuses the request or one of its retries.
         """
         url = self.url_for(path_or_url)
-        recorded = {k: v for k, v in (params or {}).items() if k.lower() not in SECRET_PARAM_NAMES}
+        recorded = strip_secrets(params or {})
         sent = {**(params or {}), **self.secret_params}
         self.limiter.acquire()
         started = time.monotonic()
@@ -359,14 +353,16 @@ class HttpClient:
             raise HttpError(message) from None
         fetched_at = datetime.now(UTC)
         log.debug("%s: GET %s -> %s in %.2f s", self.name, url, resp.status_code, time.monotonic() - started)
-        return HttpResponse(
+        return Response(
+            source=source,
+            key=dict(key or {}),
+            method="GET",
+            url=url,
+            params=recorded,
+            fetched_at=fetched_at,
             status=resp.status_code,
             content_type=resp.headers.get("Content-Type", ""),
             body=resp.content,
-            fetched_at=fetched_at,
-            url=url,
-            params=recorded,
-            headers={k: v for k, v in resp.headers.items() if k.lower() not in SECRET_HEADER_NAMES},
         )
 
     def close(self) -> None:
@@ -374,7 +370,6 @@ class HttpClient:
         self.session.close()
 
 
-def strip_secrets(params: Mapping[str, Any], extra: Iterable[str] = ()) -> dict[str, Any]:
-    """``params`` without any key-like entry (see :data:`SECRET_PARAM_NAMES`) or one named in ``extra``."""
-    drop = SECRET_PARAM_NAMES | {e.lower() for e in extra}
-    return {k: v for k, v in params.items() if k.lower() not in drop}
+def strip_secrets(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` without any key-like entry (see :data:`SECRET_PARAM_NAMES`)."""
+    return {k: v for k, v in params.items() if k.lower() not in SECRET_PARAM_NAMES}

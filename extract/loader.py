@@ -32,14 +32,12 @@ import pymysql
 
 log = logging.getLogger(__name__)
 
-#: source name -> landing table in the raw database
-LANDING_TABLES: dict[str, str] = {
-    "wikipedia": "wikipedia_city_pages",
-    "openweather": "openweather_forecasts",
-    "aerodatabox_airports": "aerodatabox_airports",
-    "aerodatabox_flights": "aerodatabox_flights",
-}
-SOURCES: tuple[str, ...] = tuple(LANDING_TABLES)
+
+def _source(name: str):
+    """The registered declaration of source ``name`` (imported late: source modules import this one)."""
+    from extract.sources import get
+
+    return get(name)
 
 
 def canonical_json(value: Any) -> str:
@@ -72,7 +70,11 @@ class LandingRow:
     - ``fetched_at``: timezone-aware instant of the response (stored as UTC);
     - ``payload``: the JSON body (or Wikipedia's parsed fields), any JSON value; stored
       in canonical form (sorted keys, no whitespace), the text that is hashed;
-    - ``infobox_html``: Wikipedia only, the infobox HTML fragment for audit.
+    - ``extra``: values of the source's :attr:`~extract.sources.base.Source.extra_columns`
+      (Wikipedia: ``infobox_html``, the infobox HTML fragment for audit).
+
+    Raises :class:`ValueError` for an unknown source or an ``extra`` column the source does
+    not declare, and ``TypeError`` for a payload JSON cannot hold.
     """
 
     source: str
@@ -81,12 +83,14 @@ class LandingRow:
     fetched_at: datetime
     http_status: int
     payload: Any
-    infobox_html: str | None = None
+    extra: dict[str, str | None] = field(default_factory=dict)
     _hashes: tuple[str, str, str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.source not in LANDING_TABLES:
-            raise ValueError(f"unknown source {self.source!r}; expected one of {', '.join(SOURCES)}")
+        declared = _source(self.source).extra_columns
+        undeclared = set(self.extra) - set(declared)
+        if undeclared:
+            raise ValueError(f"source {self.source!r} has no landing column(s) {', '.join(sorted(undeclared))}")
         key_json = canonical_json(self.request_key)
         payload_json = canonical_json(self.payload)  # stored as hashed: one serialisation, not two
         hashes = (key_json, sha256_hex(key_json), payload_json, sha256_hex(payload_json))
@@ -107,8 +111,13 @@ class LandingRow:
         """What makes a row a duplicate: (request key hash, payload hash)."""
         return self._hashes[1], self._hashes[3]
 
+    @property
+    def landing_table(self) -> str:
+        """The landing table of the row's source."""
+        return _source(self.source).landing_table
+
     def values(self, run_id: int) -> tuple:
-        """The row's column values, in :data:`_COLUMNS` order (+ ``infobox_html`` for Wikipedia)."""
+        """The row's column values, in :data:`_COLUMNS` order, then the source's extra columns."""
         base = (
             run_id,
             self._hashes[0],
@@ -119,9 +128,11 @@ class LandingRow:
             _Utf8Hex(self._hashes[2]),
             self._hashes[3],
         )
-        if self.source != "wikipedia":
-            return base
-        return base + (None if self.infobox_html is None else _Utf8Hex(self.infobox_html),)
+        extra = tuple(
+            None if self.extra.get(name) is None else _Utf8Hex(self.extra[name])
+            for name in _source(self.source).extra_columns
+        )
+        return base + extra
 
 
 class _Utf8Hex:
@@ -158,11 +169,6 @@ class LoadResult:
 
     landed: int = 0
     duplicates: int = 0
-
-    def __iadd__(self, other: LoadResult) -> LoadResult:
-        self.landed += other.landed
-        self.duplicates += other.duplicates
-        return self
 
 
 class Loader:
@@ -208,7 +214,7 @@ class Loader:
             by_source.setdefault(row.source, []).append(row)
         with self.conn.cursor() as cur:
             for source, rows in by_source.items():
-                table = LANDING_TABLES[source]
+                table = _source(source).landing_table
                 existing = self._existing(cur, table, {r.request_key_sha256 for r in rows})
                 fresh: list[LandingRow] = []
                 for row in rows:
@@ -238,9 +244,9 @@ class Loader:
     def _insert(self, cur, source: str, table: str, run_id: int, rows: Sequence[LandingRow]) -> None:
         if not rows:
             return
-        wiki = source == "wikipedia"
-        columns = _COLUMNS + (", infobox_html" if wiki else "")
-        marks = ", ".join(["%s"] * (9 if wiki else 8))
+        extra = _source(source).extra_columns
+        columns = ", ".join([_COLUMNS, *extra])
+        marks = ", ".join(["%s"] * (8 + len(extra)))
         # PyMySQL's executemany sends multi-row INSERTs of at most max_stmt_length bytes.
         cur.max_stmt_length = self.max_statement_bytes
         self.conn.encoders[_Utf8Hex] = _Utf8Hex.literal

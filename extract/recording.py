@@ -21,13 +21,14 @@ import json
 import re
 import threading
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from extract.http import redact, redact_body, strip_secrets
-from extract.sources import Fetched
+from extract.instants import format_instant, parse_instant
+from extract.response import Response
 
 MANIFEST = "manifest.jsonl"
 _EXTENSIONS = {"json": ".json", "html": ".html", "xml": ".xml"}
@@ -37,62 +38,43 @@ class ManifestError(ValueError):
     """A manifest line is not valid JSON or lacks a required field; the message names the file and line."""
 
 
-def format_instant(moment: datetime) -> str:
-    """UTC text of an aware datetime: ``YYYY-MM-DDTHH:MM:SSZ``, or ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
-    when it has microseconds (so :func:`parse_instant` gives back the same instant). Raises
-    :class:`ValueError` for a naive datetime."""
-    if moment.tzinfo is None:
-        raise ValueError("fetched_at must be timezone-aware")
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_instant(text: str) -> datetime:
-    """Aware UTC datetime of ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` (or with an explicit offset)."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"instant {text!r} has no time zone")
-    return moment.astimezone(UTC)
-
-
 @dataclass(frozen=True)
 class ManifestEntry:
-    """One manifest line; ``directory`` is the folder holding it, ``line`` its 1-based line number."""
+    """One manifest line: the recorded :class:`~extract.response.Response` (its body not yet read)
+    and how it was recorded. ``directory`` is the folder holding the manifest, ``line`` the
+    1-based line number, ``body`` the body file's path relative to ``directory``."""
 
     directory: Path
     line: int
-    source: str
-    key: dict[str, Any]
-    method: str
-    url: str
-    params: dict[str, Any]
-    fetched_at: datetime
-    status: int
-    content_type: str
+    response: Response
     body: str
     fetched_at_estimated: bool = False
     note: str | None = None
     captured_by: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        """The recorded response's source."""
+        return self.response.source
+
+    @property
+    def key(self) -> dict[str, Any]:
+        """The recorded response's request key."""
+        return self.response.key
+
+    @property
+    def fetched_at(self) -> datetime:
+        """The recorded response's UTC fetch instant."""
+        return self.response.fetched_at
 
     @property
     def body_path(self) -> Path:
         """Absolute path of the body file."""
         return self.directory / self.body
 
-    def to_fetched(self) -> Fetched:
-        """The response as the parsers take it; raises :class:`OSError` when the body file cannot be read."""
-        return Fetched(
-            source=self.source,
-            key=dict(self.key),
-            method=self.method,
-            url=self.url,
-            params=dict(self.params),
-            fetched_at=self.fetched_at,
-            status=self.status,
-            content_type=self.content_type,
-            body=self.body_path.read_bytes(),
-        )
+    def read(self) -> Response:
+        """The response with its body read from :attr:`body_path`; :class:`OSError` when it cannot be read."""
+        return self.response.with_body(self.body_path.read_bytes())
 
 
 def _entry(directory: Path, line_no: int, text: str) -> ManifestEntry:
@@ -105,9 +87,7 @@ def _entry(directory: Path, line_no: int, text: str) -> ManifestEntry:
         raise ManifestError(f"{where}: expected a JSON object")
     try:
         request = data["request"]
-        entry = ManifestEntry(
-            directory=directory,
-            line=line_no,
+        response = Response(
             source=str(data["source"]),
             key=dict(data["key"]),
             method=str(request.get("method", "GET")),
@@ -116,6 +96,11 @@ def _entry(directory: Path, line_no: int, text: str) -> ManifestEntry:
             fetched_at=parse_instant(str(data["fetched_at"])),
             status=int(data["status"]),
             content_type=str(data.get("content_type") or ""),
+        )
+        entry = ManifestEntry(
+            directory=directory,
+            line=line_no,
+            response=response,
             body=str(data["body"]),
             fetched_at_estimated=bool(data.get("fetched_at_estimated", False)),
             note=data.get("note"),
@@ -181,7 +166,7 @@ class Recorder:
         """Path of the manifest file."""
         return self.directory / MANIFEST
 
-    def record(self, fetched: Fetched, note: str | None = None) -> ManifestEntry:
+    def record(self, fetched: Response, note: str | None = None) -> ManifestEntry:
         """Write ``fetched``'s body and append its manifest line; returns the entry as written."""
         kind = fetched.content_type.split(";")[0].split("/")[-1].strip().lower()
         ext = _EXTENSIONS.get(kind, ".json" if kind.endswith("json") else ".txt")

@@ -77,9 +77,9 @@ class RunLog:
         of an attempt that died before :meth:`finish` wrote its counters count too; a row
         landed before under another key (a duplicate now) does not.
         """
-        from extract.loader import LANDING_TABLES
+        from extract.sources import get
 
-        table = LANDING_TABLES[source]
+        table = get(source).landing_table
         with self.conn.cursor() as cur:
             cur.execute(
                 f"select count(*) from {table} t join extract_runs r on r.id = t.run_id"

@@ -4,9 +4,10 @@ Both produce, per source, one ``extract_runs`` row (trigger ``cli``, ``replay``,
 and a :class:`Summary`. Each response goes through the same steps:
 
 1. counted as a request, and written to the ``--record`` folder when one is given;
-2. checked and parsed by its source module (:mod:`extract.sources`): a non-200 status
-   (204 is fine for flights), an unparseable page or JSON missing keys is written to
-   ``extract_errors`` with the body (API keys redacted), and the run carries on with the other keys;
+2. checked against its source's declaration (:mod:`extract.sources`: a status outside
+   ``ok_statuses``, a request key without the source's ``key_fields``) and parsed by the
+   source: a bad status, key, page or JSON is written to ``extract_errors`` with the body
+   (API keys redacted), and the run carries on with the other keys;
 3. landed in batches through :class:`extract.loader.Loader` (idempotent: landing the same
    response twice stores it once). When a batch cannot be landed (database gone), the
    error is recorded if the database still answers, and the batch's responses are
@@ -16,8 +17,9 @@ and a :class:`Summary`. Each response goes through the same steps:
 Replay order: the recordings of all sources in one ``fetched_at`` order (ties: manifest
 line order), each landed under its source's run (one run per source).
 
-Live order: wikipedia, openweather, aerodatabox_airports, aerodatabox_flights. The
-flights of the airports found in the same call are fetched; when only
+Live order: the registry's (:data:`extract.sources.SOURCES`). Each source builds its
+requests when its turn comes (:meth:`Source.requests`), so one may use what an earlier one
+found in the same call: the flights of the airports just searched are fetched; when only
 ``aerodatabox_flights`` is asked for, the airports come from the latest
 ``aerodatabox_airports`` landing row of each city.
 """
@@ -29,37 +31,24 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import requests
 
 from extract import db
-from extract.cities import City, load_cities, select_cities
+from extract.cities import load_cities, select_cities
 from extract.http import HttpClient, HttpError, redact, redact_body
-from extract.loader import SOURCES, LandingRow, Loader, LoadError
-from extract.recording import Recorder, format_instant, read_manifest
+from extract.instants import format_instant
+from extract.loader import LandingRow, Loader, LoadError
+from extract.recording import Recorder, read_manifest
+from extract.response import RequestSpec, Response
 from extract.runlog import Run, RunLog
 from extract.settings import LOCAL_DIR, Settings
-from extract.sources import Fetched, ParseError, RequestSpec, aerodatabox, openweather, parser_for, wikipedia
+from extract.sources import REGISTRY, SOURCES, ParseError, RunContext, Source
 
 log = logging.getLogger(__name__)
-
-#: settings each source needs before any request is made
-REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
-    "wikipedia": wikipedia.REQUIRED_SETTINGS,
-    "openweather": openweather.REQUIRED_SETTINGS,
-    "aerodatabox_airports": aerodatabox.REQUIRED_SETTINGS,
-    "aerodatabox_flights": aerodatabox.REQUIRED_SETTINGS,
-}
-#: default base URLs per API; ``extract(base_urls=...)`` overrides them (tests use a local server)
-DEFAULT_BASE_URLS: dict[str, str] = {
-    "wikipedia": wikipedia.DEFAULT_BASE_URL,
-    "openweather": openweather.DEFAULT_BASE_URL,
-    "aerodatabox": "https://" + aerodatabox.DEFAULT_HOST,
-}
 
 
 # --------------------------------------------------------------------------------------
@@ -201,7 +190,7 @@ class _SourceRun:
 
     def __init__(
         self,
-        source: str,
+        source: Source,
         runlog: RunLog,
         loader: Loader,
         run: Run,
@@ -219,8 +208,8 @@ class _SourceRun:
         self.spool = spool
         self.batch_size = max(1, batch_size)
         self.replay_dir = replay_dir
-        self.result = SourceResult(source, run.id)
-        self._batch: list[tuple[Fetched, list[LandingRow]]] = []
+        self.result = SourceResult(source.name, run.id)
+        self._batch: list[tuple[Response, list[LandingRow]]] = []
 
     def error(
         self,
@@ -246,16 +235,15 @@ class _SourceRun:
         except Exception as exc:  # database gone (RunLog.error counted it first): the count and the log line remain
             log.error("%s %s: %s: %s (not recorded in extract_errors: %s)", self.source, key, error_type, message, exc)
 
-    def handle(self, fetched: Fetched) -> list[LandingRow]:
-        """Count, record, parse and queue one response; returns its landing rows ([] on error)."""
+    def handle(self, fetched: Response) -> list[LandingRow]:
+        """Count, record, check (status, key), parse and queue one response; returns its landing rows ([] on error)."""
         self.run.counters.requests += 1
         if self.recorder is not None:
             try:
                 self.recorder.record(fetched)
             except OSError as exc:
                 self.error(fetched.key, "RecordError", f"could not write the recording: {exc}")
-        ok_statuses = (200, 204) if self.source == "aerodatabox_flights" else (200,)
-        if fetched.status not in ok_statuses:
+        if fetched.status not in self.source.ok_statuses:
             self.error(
                 fetched.key,
                 "HttpStatus",
@@ -265,7 +253,8 @@ class _SourceRun:
             )
             return []
         try:
-            rows = parser_for(self.source)(fetched)
+            self.source.check_key(fetched.key)
+            rows = self.source.parse(fetched)
         except ParseError as exc:
             self.error(fetched.key, "ParseError", str(exc), http_status=fetched.status, body=fetched.body)
             return []
@@ -344,7 +333,7 @@ class _Spool:
         self.summary = summary
         self._recorder: Recorder | None = None
 
-    def write(self, fetched: Sequence[Fetched]) -> Path | None:
+    def write(self, fetched: Sequence[Response]) -> Path | None:
         try:
             if self._recorder is None:
                 stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -361,79 +350,7 @@ class _Spool:
 
 
 # --------------------------------------------------------------------------------------
-# Windows and airports
-
-
-def default_window(zone: ZoneInfo, today: date | None = None) -> tuple[datetime, datetime]:
-    """The coming day in ``zone``: tomorrow 00:00 to the day after 00:00 local (aware datetimes)."""
-    today = today or datetime.now(zone).date()
-    start = datetime.combine(today + timedelta(days=1), time(0, 0), tzinfo=zone)
-    end = datetime.combine(today + timedelta(days=2), time(0, 0), tzinfo=zone)
-    return start, end
-
-
-def latest_airports(conn, cities: Iterable[City]) -> dict[str, list[dict[str, Any]]]:
-    """City name -> airports (``[{"icao", "timezone"}]``) of the latest ``aerodatabox_airports`` row per city.
-
-    Cities without any landing row are absent from the result.
-    """
-    wanted = {c.name for c in cities}
-    found: dict[str, list[dict[str, Any]]] = {}
-    with conn.cursor() as cur:
-        cur.execute("select request_key, payload from aerodatabox_airports order by fetched_at, id")
-        for key_json, payload_json in cur.fetchall():
-            city = json.loads(key_json).get("city")
-            if city in wanted:
-                try:
-                    found[city] = aerodatabox.airport_icaos(json.loads(payload_json))
-                except ParseError:
-                    continue
-    conn.commit()
-    return found
-
-
-def _flight_specs(
-    airports_by_city: Mapping[str, list[dict[str, Any]]],
-    cities: Sequence[City],
-    window: tuple[datetime, datetime] | None,
-    base_url: str,
-    direction: str,
-) -> list[RequestSpec]:
-    specs: list[RequestSpec] = []
-    seen: set[str] = set()
-    for city in cities:
-        for airport in airports_by_city.get(city.name, []):
-            icao = airport["icao"]
-            if icao in seen:
-                continue
-            seen.add(icao)
-            try:
-                zone = ZoneInfo(airport.get("timezone") or city.timezone)
-            except (ValueError, KeyError):
-                zone = city.zone
-            start, end = window if window is not None else default_window(zone)
-            for from_local, to_local in aerodatabox.split_window(start, end, zone):
-                specs.append(aerodatabox.flights_request(icao, from_local, to_local, base_url, direction))
-    return specs
-
-
-# --------------------------------------------------------------------------------------
 # Live extraction
-
-
-def _fetch(client: HttpClient, spec: RequestSpec) -> Fetched:
-    response = client.get(spec.url, spec.params)
-    return Fetched(
-        source=spec.source,
-        key=spec.key,
-        method=spec.method,
-        url=spec.url,
-        params=response.params,
-        fetched_at=response.fetched_at,
-        status=response.status,
-        content_type=response.content_type,
-        body=response.body,
-    )
 
 
 def _check_sources(sources: Iterable[str]) -> list[str]:
@@ -445,12 +362,16 @@ def _check_sources(sources: Iterable[str]) -> list[str]:
 
 
 def resolve_base_urls(settings: Settings, base_urls: Mapping[str, str] | None = None) -> dict[str, str]:
-    """API root per client name (``wikipedia``, ``openweather``, ``aerodatabox``).
+    """API root per API name (:attr:`Source.api`: ``wikipedia``, ``openweather``, ``aerodatabox``).
 
-    :data:`DEFAULT_BASE_URLS`, with AeroDataBox on ``https://`` + ``settings.aerodatabox_host``,
-    overridden by ``base_urls``.
+    Each source's :meth:`Source.base_url` from ``settings`` (``*_BASE_URL``), overridden by ``base_urls``
+    (tests, ``--base-url``, ``GANS_API_BASE_URLS``). Raises :class:`ValueError` for an unknown API name.
     """
-    return {**DEFAULT_BASE_URLS, "aerodatabox": "https://" + settings.aerodatabox_host, **(base_urls or {})}
+    urls = {source.api: source.base_url(settings) for source in REGISTRY.values()}
+    unknown = set(base_urls or {}) - set(urls)
+    if unknown:
+        raise ValueError(f"unknown API(s) {', '.join(sorted(unknown))}; expected some of {', '.join(urls)}")
+    return {**urls, **(base_urls or {})}
 
 
 def make_clients(
@@ -461,48 +382,23 @@ def make_clients(
     session_factory: Callable[[], requests.Session] | None = None,
     http_options: Mapping[str, Any] | None = None,
 ) -> dict[str, HttpClient]:
-    """One :class:`HttpClient` per API needed by ``sources`` (``wikipedia``, ``openweather``, ``aerodatabox``).
+    """One :class:`HttpClient` per API needed by ``sources``, keyed by API name (one rate budget each).
 
-    Keys and rates come from ``settings``; ``base_urls`` overrides the API roots;
-    ``http_options`` are extra :class:`HttpClient` arguments (tests: ``sleep``, ``backoff_factor``).
+    Keys, headers and rates come from each source's :meth:`Source.client_options`; ``base_urls``
+    overrides the API roots; ``http_options`` are extra :class:`HttpClient` arguments that win over
+    the sources' (tests: ``sleep``, ``backoff_factor``, ``rate_per_minute``).
     """
     urls = resolve_base_urls(settings, base_urls)
     common: dict[str, Any] = {"timeout": settings.http_timeout_s, "max_retries": settings.http_max_retries}
     common.update(http_options or {})
-
-    def session() -> requests.Session | None:
-        return session_factory() if session_factory is not None else None
-
-    wikipedia_rate = common.pop("wikipedia_rate_per_minute", 120)
     clients: dict[str, HttpClient] = {}
-
-    def client(name: str, **defaults: Any) -> HttpClient:
-        # http_options win over the defaults (tests lift the rate limits, inject sleep)
-        options = {**defaults, **common}
-        return HttpClient(name, base_url=urls[name], session=session(), **options)
-
-    if "wikipedia" in sources:
-        clients["wikipedia"] = client(
-            "wikipedia",
-            headers={"User-Agent": settings.wikipedia_user_agent, "Accept": "text/html"},
-            rate_per_minute=wikipedia_rate,
-        )
-    if "openweather" in sources:
-        clients["openweather"] = client(
-            "openweather",
-            secret_params={"appid": settings.openweather_api_key.get_secret_value()},
-            headers={"Accept": "application/json"},
-            rate_per_minute=settings.openweather_rate_per_minute,
-        )
-    if "aerodatabox_airports" in sources or "aerodatabox_flights" in sources:
-        clients["aerodatabox"] = client(
-            "aerodatabox",
-            headers={
-                **aerodatabox.auth_headers(settings.aerodatabox_api_key.get_secret_value(), settings.aerodatabox_host),
-                "Accept": "application/json",
-            },
-            rate_per_minute=settings.aerodatabox_rate_per_minute,
-        )
+    for name in sources:
+        source = REGISTRY[name]
+        if source.api in clients:
+            continue
+        session = session_factory() if session_factory is not None else None
+        options = {**source.client_options(settings), **common}
+        clients[source.api] = HttpClient(source.api, base_url=urls[source.api], session=session, **options)
     return clients
 
 
@@ -518,20 +414,21 @@ def extract(
     progress: bool = False,
     session_factory: Callable[[], requests.Session] | None = None,
     base_urls: Mapping[str, str] | None = None,
-    direction: str = "Arrival",
+    options: Mapping[str, Any] | None = None,
     http_options: Mapping[str, Any] | None = None,
     spool_dir: str | Path | None = None,
     batch_size: int = 10,
 ) -> Summary:
     """Fetch the tracked cities (or those named in ``cities``) live and land the responses.
 
-    - ``sources``: any of :data:`extract.loader.SOURCES` (run in that order);
+    - ``sources``: any of :data:`extract.sources.SOURCES` (run in that order);
     - ``window``: aware ``(start, end)`` for flights, split per airport into local windows
       of at most 12 h; default: the coming day in each airport's (else city's) time zone;
     - ``record_dir``: also write every response there in the manifest format (keys stripped);
     - ``idempotency_key``: a source whose run with this key already succeeded is skipped;
-    - ``base_urls``: ``{"wikipedia"|"openweather"|"aerodatabox": root URL}`` overrides;
-    - ``direction``: FIDS direction, ``Arrival`` (default), ``Departure`` or ``Both``;
+    - ``base_urls``: ``{api name: root URL}`` overrides (see :func:`resolve_base_urls`);
+    - ``options``: per-source options, e.g. ``{"direction": "Both"}`` for the flights (FIDS direction:
+      ``Arrival`` (default), ``Departure`` or ``Both``);
     - ``spool_dir``: where unlanded batches go (default ``.local/spool``).
 
     Raises :class:`extract.settings.MissingSettingError` (naming the env var) before any
@@ -541,9 +438,8 @@ def extract(
     """
     chosen_sources = _check_sources(sources)
     for source in chosen_sources:
-        settings.require(*REQUIRED_SETTINGS[source])
-    if direction not in aerodatabox.DIRECTIONS:
-        raise ValueError(f"direction must be one of {', '.join(aerodatabox.DIRECTIONS)}")
+        settings.require(*REGISTRY[source].required_settings)
+        REGISTRY[source].check_options(options or {})
     if window is not None and (window[0].tzinfo is None or window[1].tzinfo is None or window[0] >= window[1]):
         raise ValueError("window must be two timezone-aware datetimes, start before end")
     chosen = select_cities(load_cities(settings.cities_file), cities)
@@ -556,63 +452,41 @@ def extract(
     spool = _Spool(Path(spool_dir) if spool_dir is not None else None, summary)
     conn = db.connect(settings, "loader")
     runlog, loader = RunLog(conn), Loader(conn)
-    airports_found: dict[str, list[dict[str, Any]]] = {}
+    state: dict[str, Any] = {}  # shared by the sources of this call (airports found -> flights)
     try:
         with _Progress(progress) as bar:
-            for source in chosen_sources:
-                if idempotency_key is not None and runlog.already_succeeded(source, idempotency_key):
-                    log.info("%s: a run with idempotency key %s already succeeded; skipped", source, idempotency_key)
-                    summary.results.append(SourceResult(source, None, status="skipped"))
+            for name in chosen_sources:
+                source = REGISTRY[name]
+                if idempotency_key is not None and runlog.already_succeeded(name, idempotency_key):
+                    log.info("%s: a run with idempotency key %s already succeeded; skipped", name, idempotency_key)
+                    summary.results.append(SourceResult(name, None, status="skipped"))
                     continue
-                run = runlog.start(source, trigger, idempotency_key)
+                run = runlog.start(name, trigger, idempotency_key)
                 job = _SourceRun(source, runlog, loader, run, recorder=recorder, spool=spool, batch_size=batch_size)
-                client = clients["aerodatabox" if source.startswith("aerodatabox") else source]
-                if source == "wikipedia":
-                    specs = [wikipedia.page_request(c.name, c.wikipedia_title, urls["wikipedia"]) for c in chosen]
-                elif source == "openweather":
-                    specs = [
-                        openweather.forecast_request(
-                            c.name, c.latitude, c.longitude, settings.openweather_units, urls["openweather"]
-                        )
-                        for c in chosen
-                    ]
-                elif source == "aerodatabox_airports":
-                    specs = [
-                        aerodatabox.airports_request(
-                            c.name,
-                            c.latitude,
-                            c.longitude,
-                            settings.airport_radius_km,
-                            settings.airport_limit,
-                            urls["aerodatabox"],
-                        )
-                        for c in chosen
-                    ]
-                else:
-                    if "aerodatabox_airports" in chosen_sources:
-                        by_city = airports_found
-                    else:
-                        by_city = latest_airports(conn, chosen)
-                    for city in chosen:
-                        if city.name not in by_city:
-                            job.error(
-                                {"city": city.name},
-                                "NoAirports",
-                                f"no airports known for {city.name}: its airport search failed"
-                                " or was never landed (run aerodatabox_airports)",
-                            )
-                    specs = _flight_specs(by_city, chosen, window, urls["aerodatabox"], direction)
-                bar.start(source, len(specs))
+                ctx = RunContext(
+                    settings=settings,
+                    cities=chosen,
+                    base_url=urls[source.api],
+                    window=window,
+                    options=dict(options or {}),
+                    asked=chosen_sources,
+                    state=state,
+                    conn=conn,
+                    error=job.error,
+                )
+                specs = list(source.requests(ctx))
+                bar.start(name, len(specs))
+                client = clients[source.api]
                 for spec in specs:
                     try:
-                        fetched = _fetch(client, spec)
+                        fetched = client.fetch(spec)
                     except HttpError as exc:
                         job.fetch_failed(spec, exc)
                     else:
                         rows = job.handle(fetched)
-                        if source == "aerodatabox_airports" and rows:
-                            airports_found[spec.key["city"]] = aerodatabox.airport_icaos(rows[0].payload)
-                    bar.advance(source, json.dumps(spec.key, ensure_ascii=False))
+                        if rows:
+                            source.landed(spec, rows, ctx)
+                    bar.advance(name, json.dumps(spec.key, ensure_ascii=False))
                 summary.results.append(job.finish())
     finally:
         for client in clients.values():
@@ -653,7 +527,7 @@ def replay(
     directory = Path(recordings_dir)
     asked = _check_sources(sources) if sources is not None else None
     entries = read_manifest(directory, set(asked) if asked is not None else None)  # by (fetched_at, line)
-    unknown = sorted({e.source for e in entries} - set(SOURCES))
+    unknown = sorted({e.source for e in entries} - set(REGISTRY))
     if unknown:
         raise ValueError(f"{directory}: unknown source(s) in the manifest: {', '.join(unknown)}")
     totals = Counter(e.source for e in entries)
@@ -667,7 +541,7 @@ def replay(
             jobs: dict[str, _SourceRun] = {}
             for source in chosen:
                 jobs[source] = _SourceRun(
-                    source,
+                    REGISTRY[source],
                     runlog,
                     loader,
                     runlog.start(source, trigger),
@@ -684,7 +558,7 @@ def replay(
                     previous.flush()  # land in global fetched_at order, across tables too
                 previous = job
                 try:
-                    fetched = entry.to_fetched()
+                    fetched = entry.read()
                 except OSError as exc:
                     job.run.counters.requests += 1
                     job.error(entry.key, "MissingBody", f"line {entry.line}: cannot read {entry.body}: {exc}")

@@ -64,11 +64,17 @@ class Settings(BaseSettings):
     admin_password: SecretStr = Field(SecretStr(""), alias="GANS_ADMIN_PASSWORD")
 
     # APIs ---------------------------------------------------------------------------
+    wikipedia_base_url: str = Field("https://en.wikipedia.org", alias="WIKIPEDIA_BASE_URL")
+    wikipedia_rate_per_minute: int = Field(120, alias="WIKIPEDIA_RATE_PER_MINUTE")
+    openweather_base_url: str = Field("https://api.openweathermap.org", alias="OPENWEATHER_BASE_URL")
     openweather_api_key: SecretStr = Field(SecretStr(""), alias="OPENWEATHER_API_KEY")
     openweather_units: str = Field("metric", alias="OPENWEATHER_UNITS")
     openweather_rate_per_minute: int = Field(60, alias="OPENWEATHER_RATE_PER_MINUTE")
     aerodatabox_api_key: SecretStr = Field(SecretStr(""), alias="AERODATABOX_API_KEY")
     aerodatabox_host: str = Field("aerodatabox.p.rapidapi.com", alias="AERODATABOX_HOST")
+    aerodatabox_base_url: str = Field(
+        "", alias="AERODATABOX_BASE_URL", description="API root; empty: https:// + AERODATABOX_HOST"
+    )
     aerodatabox_rate_per_minute: int = Field(
         30, alias="AERODATABOX_RATE_PER_MINUTE", description="depends on the RapidAPI plan"
     )
@@ -97,8 +103,3 @@ class Settings(BaseSettings):
             if value in ("", None):
                 alias = type(self).model_fields[name].alias
                 raise MissingSettingError(f"setting {alias} is empty: set it in the environment or in .env")
-
-
-def get_settings(**overrides: object) -> Settings:
-    """Return fresh :class:`Settings`; keyword ``overrides`` (field names) win over everything."""
-    return Settings(**overrides)

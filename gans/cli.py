@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from extract.loader import SOURCES
+from extract.instants import parse_instant
+from extract.sources import SOURCES, apis
 
 log = logging.getLogger("gans.cli")
 
@@ -42,12 +43,11 @@ def _instant(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_instant(value, naive_is_utc=True)
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not an ISO date-time (e.g. 2024-05-08T00:00+02:00)", param_hint=name
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _setup_logging(verbose: int, tty: bool) -> None:
@@ -67,9 +67,9 @@ def _finish(summary) -> None:
 
 
 def _settings():
-    from extract.settings import get_settings
+    from extract.settings import Settings
 
-    return get_settings()
+    return Settings()
 
 
 def _known_errors():
@@ -135,7 +135,7 @@ SOURCES_HELP = f"Sources to run (repeat or comma-separate): {', '.join(SOURCES)}
     multiple=True,
     hidden=True,
     metavar="API=URL",
-    help="Override an API root (wikipedia, openweather, aerodatabox), e.g. for a local fake in tests.",
+    help=f"Override an API root ({', '.join(apis())}), e.g. for a local fake in tests.",
 )
 @click.pass_context
 def run(ctx, sources, cities, start, end, record_dir, direction, idempotency_key, spool_dir, base_urls) -> None:
@@ -154,7 +154,7 @@ def run(ctx, sources, cities, start, end, record_dir, direction, idempotency_key
     roots = {}
     for item in base_urls:
         api, sep, url = item.partition("=")
-        if not sep or api not in ("wikipedia", "openweather", "aerodatabox"):
+        if not sep or api not in apis():
             raise click.BadParameter(f"{item!r}: expected API=URL", param_hint="--base-url")
         roots[api] = url
     try:
@@ -167,7 +167,7 @@ def run(ctx, sources, cities, start, end, record_dir, direction, idempotency_key
             trigger="cli",
             idempotency_key=idempotency_key,
             progress=ctx.obj["tty"],
-            direction=direction,
+            options={"direction": direction},
             spool_dir=spool_dir,
             base_urls=roots or None,
         )

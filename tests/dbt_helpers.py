@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from extract import db
+from extract.instants import parse_instant as parse_utc
 from extract.loader import LandingRow, Loader
 from extract.runlog import RunLog
 from extract.settings import Settings
-
-
-def parse_utc(text: str) -> datetime:
-    """``YYYY-MM-DDTHH:MM:SSZ`` -> aware UTC datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def manifest(recordings: Path) -> list[dict[str, Any]]:

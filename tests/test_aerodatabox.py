@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from extract.recording import read_manifest
-from extract.sources import Fetched, ParseError
+from extract.response import Response
+from extract.sources import ParseError
 from extract.sources.aerodatabox import (
     airport_icaos,
     airports_request,
@@ -22,9 +23,9 @@ from extract.sources.aerodatabox import (
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def _fetched(source, key, payload, status=200) -> Fetched:
+def _fetched(source, key, payload, status=200) -> Response:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return Fetched(
+    return Response(
         source, key, "GET", "u", {}, datetime(2024, 5, 8, 9, 30, tzinfo=UTC), status, "application/json", body
     )
 
@@ -51,7 +52,7 @@ def test_every_airports_recording_parses(recordings):
     entries = [e for e in read_manifest(recordings) if e.source == "aerodatabox_airports"]
     assert sorted(e.body for e in entries) == sorted(AIRPORT_FACTS)
     for entry in entries:
-        (row,) = parse_airports(entry.to_fetched())
+        (row,) = parse_airports(entry.read())
         assert row.payload == json.loads(entry.body_path.read_bytes())
         assert airport_icaos(row.payload) == AIRPORT_FACTS[entry.body]
         assert row.request_params["withFlightInfoOnly"] == "true"
@@ -62,7 +63,7 @@ def test_every_flights_recording_parses(recordings):
     entries = [e for e in read_manifest(recordings) if e.source == "aerodatabox_flights"]
     assert sorted(e.body for e in entries) == sorted(FLIGHT_FACTS)
     for entry in entries:
-        (row,) = parse_flights(entry.to_fetched())
+        (row,) = parse_flights(entry.read())
         assert row.request_key == entry.key and set(row.request_key) == {"airport_icao", "from_local", "to_local"}
         assert (len(row.payload["departures"]), len(row.payload["arrivals"])) == FLIGHT_FACTS[entry.body]
         # the recordings fetched both directions: no direction parameter
@@ -100,13 +101,10 @@ def test_arrivals_only_and_movement_shape():
     assert row.payload == payload
 
 
-@pytest.mark.parametrize(
-    "payload, status",
-    [({}, 200), ({"arrivals": [{"number": "X 1"}]}, 200), ({"arrivals": {}}, 200), ({"arrivals": []}, 500)],
-)
-def test_bad_flights(payload, status):
+@pytest.mark.parametrize("payload", [{}, {"arrivals": [{"number": "X 1"}]}, {"arrivals": {}}])
+def test_bad_flights(payload):
     with pytest.raises(ParseError):
-        parse_flights(_fetched("aerodatabox_flights", KEY, payload, status))
+        parse_flights(_fetched("aerodatabox_flights", KEY, payload))
 
 
 def test_flights_request_defaults():

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from test_pipeline import CITIES_CSV, KEY_ADB, KEY_OW, _count, _fake_api
 
-from extract.loader import SOURCES
+from extract.sources import SOURCES
 from gans.cli import cli
 
 
@@ -47,10 +47,10 @@ def test_replay_with_errors_exits_non_zero(runner, settings, tmp_path):
     from datetime import UTC, datetime
 
     from extract.recording import Recorder
-    from extract.sources import Fetched
+    from extract.response import Response
 
     Recorder(tmp_path).record(
-        Fetched(
+        Response(
             "openweather", {"city": "X"}, "GET", "u", {}, datetime(2024, 1, 1, tzinfo=UTC), 503, "text/plain", b"busy"
         )
     )

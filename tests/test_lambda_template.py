@@ -13,6 +13,8 @@ import pytest
 from cfnlint.api import lint
 from cfnlint.decode import decode
 
+from extract.sources import REGISTRY
+
 TEMPLATE = Path(__file__).resolve().parent.parent / "lambda" / "template.yaml"
 
 
@@ -95,12 +97,7 @@ def test_schedule_inputs_carry_the_scheduler_context_and_a_transform(template):
         assert payload["scheduled_time"] == "<aws.scheduler.scheduled-time>", name
         assert payload["execution_id"] == "<aws.scheduler.execution-id>", name
         assert payload["schedule"].startswith("${AWS::StackName}-"), name
-        source_table = {
-            "openweather": "openweather_forecasts",
-            "aerodatabox_flights": "aerodatabox_flights",
-            "aerodatabox_airports": "aerodatabox_airports",
-            "wikipedia": "wikipedia_city_pages",
-        }[payload["sources"][0]]
+        source_table = REGISTRY[payload["sources"][0]].landing_table
         assert f"source:gans_raw.{source_table}+" in payload["transform"]["select"].split(), name
     flights = _resources(template, "AWS::Scheduler::Schedule")["FlightsSchedule"]
     assert json.loads(flights["Properties"]["Target"]["Input"]["Fn::Sub"])["window"] == "coming_day"

@@ -16,10 +16,10 @@ from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 
 from extract import db
-from extract.loader import LANDING_TABLES, SOURCES
 from extract.recording import Recorder, read_manifest
+from extract.response import Response
 from extract.runner import extract, replay
-from extract.sources import Fetched
+from extract.sources import REGISTRY, SOURCES
 
 KEY_OW = "ow-secret-key-0123456789"
 KEY_ADB = "adb-secret-key-9876543210"
@@ -53,7 +53,7 @@ def test_replay_whole_corpus_twice(settings, recordings):
     first = replay(settings, recordings)
     assert first.ok, [r.messages for r in first.results]
     for source in SOURCES:
-        table = LANDING_TABLES[source]
+        table = REGISTRY[source].landing_table
         assert _count(settings, f"select count(*) from {table}") == per_source[source], source
         result = first.result(source)
         assert (result.requests, result.landed, result.duplicates, result.errors) == (per_source[source],) * 2 + (0, 0)
@@ -81,7 +81,7 @@ def test_replay_whole_corpus_twice(settings, recordings):
     for source in SOURCES:
         result = second.result(source)
         assert result.landed == 0 and result.duplicates == per_source[source], source
-        assert _count(settings, f"select count(*) from {LANDING_TABLES[source]}") == per_source[source]
+        assert _count(settings, f"select count(*) from {REGISTRY[source].landing_table}") == per_source[source]
     assert _count(settings, "select count(*) from extract_runs") == 2 * len(SOURCES)
 
 
@@ -93,8 +93,8 @@ def test_replay_only_some_sources(settings, recordings):
     assert _count(settings, "select count(*) from openweather_forecasts") == 0
 
 
-def _fetched(source: str, key: dict, body: bytes, status: int = 200, ctype: str = "application/json") -> Fetched:
-    return Fetched(
+def _fetched(source: str, key: dict, body: bytes, status: int = 200, ctype: str = "application/json") -> Response:
+    return Response(
         source=source,
         key=key,
         method="GET",
@@ -358,7 +358,7 @@ def test_live_run_all_sources(live_settings, fake_api, tmp_path, caplog):
         json.dumps(_rows(live_settings, "select * from extract_errors"), default=str),
         "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")),
     ]
-    for table in LANDING_TABLES.values():
+    for table in (s.landing_table for s in REGISTRY.values()):
         everything.append(json.dumps(_rows(live_settings, f"select * from {table}"), default=str))
     for text in everything:
         assert KEY_OW not in text and KEY_ADB not in text
@@ -527,18 +527,22 @@ def test_error_bodies_echoing_the_key_are_redacted_everywhere(settings, tmp_path
         *(p.read_text(encoding="utf-8", errors="replace") for p in record.rglob("*") if p.is_file()),
         "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")),
     ]
-    for table in LANDING_TABLES.values():
+    for table in (s.landing_table for s in REGISTRY.values()):
         everything.append(json.dumps(_rows(settings, f"select * from {table}"), default=str))
     assert not [text for text in everything if key in text]
 
 
 def test_base_urls_resolve_once_with_overrides(settings):
-    from extract.runner import DEFAULT_BASE_URLS, make_clients, resolve_base_urls
+    from extract.runner import make_clients, resolve_base_urls
 
     own_host = settings.model_copy(update={"aerodatabox_host": "adb.example"})
     urls = resolve_base_urls(own_host)
     assert urls["aerodatabox"] == "https://adb.example"
-    assert urls["openweather"] == DEFAULT_BASE_URLS["openweather"]
+    assert urls["openweather"] == "https://api.openweathermap.org"
+    mirror = own_host.model_copy(update={"openweather_base_url": "http://mirror.example/ow/"})
+    assert resolve_base_urls(mirror)["openweather"] == "http://mirror.example/ow"
+    with pytest.raises(ValueError, match="unknown API"):
+        resolve_base_urls(own_host, {"weather": "http://127.0.0.1:9"})
     assert resolve_base_urls(own_host, {"aerodatabox": "http://127.0.0.1:9"})["aerodatabox"] == "http://127.0.0.1:9"
     keyed = own_host.model_copy(update={"aerodatabox_api_key": SecretStr(KEY_ADB)})
     clients = make_clients(keyed, ["aerodatabox_airports"], base_urls={"wikipedia": "http://w.example"})

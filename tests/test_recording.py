@@ -9,13 +9,13 @@ import pytest
 
 from extract.http import register_secret
 from extract.recording import ManifestError, Recorder, format_instant, parse_instant, read_manifest
-from extract.sources import Fetched
+from extract.response import Response
 
 SECRET = "rec-secret-key-424242"
 
 
-def _fetched(key, when, body=b'{"a": 1}', params=None, source="openweather", status=200) -> Fetched:
-    return Fetched(
+def _fetched(key, when, body=b'{"a": 1}', params=None, source="openweather", status=200) -> Response:
+    return Response(
         source,
         key,
         "GET",
@@ -60,7 +60,7 @@ def test_round_trip_and_secrets_stripped(tmp_path):
     assert lines[0]["fetched_at"] == "2024-06-18T11:30:05.123456Z"  # microseconds kept
     entries = read_manifest(tmp_path)
     assert [e.key["city"] for e in entries] == ["Zürich", "O'Hare; --", "Zürich"]  # by fetched_at, ties by line
-    assert [e.to_fetched().body for e in entries] == [b'{"a": 2}', b"<html/>", b'{"a": 1}']
+    assert [e.read().body for e in entries] == [b'{"a": 2}', b"<html/>", b'{"a": 1}']
     assert len({e.body for e in entries}) == 3  # distinct body files
     for path in tmp_path.rglob("*"):
         if path.is_file():

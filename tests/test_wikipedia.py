@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 import pytest
 from bs4 import BeautifulSoup
 
 from extract.recording import read_manifest
-from extract.sources import Fetched, ParseError
+from extract.sources import ParseError
 from extract.sources.wikipedia import PARSER_VERSION, page_request, parse, parse_as_of, parse_html
 
 REV_2025 = "wikipedia/berlin_2025-11_rev1321491080.html"
@@ -91,13 +90,13 @@ def test_every_wikipedia_recording_parses(recordings):
     entries = [e for e in read_manifest(recordings) if e.source == "wikipedia"]
     assert entries, "the corpus has Wikipedia recordings"
     for entry in entries:
-        rows = parse(entry.to_fetched())
+        rows = parse(entry.read())
         assert len(rows) == 1
         row = rows[0]
         assert row.request_key == entry.key
         assert row.fetched_at == entry.fetched_at
         assert str(row.payload["revision_id"]) in entry.body  # file names carry the revision
-        assert row.payload["populations"] and row.infobox_html
+        assert row.payload["populations"] and row.extra["infobox_html"]
 
 
 def _without_geo_dec(html: str) -> str:
@@ -205,14 +204,6 @@ def test_missing_infobox_is_a_parse_error():
 def test_missing_revision_is_a_parse_error():
     with pytest.raises(ParseError, match="revision"):
         parse_html(_synthetic().replace('"wgRevisionId":42,', ""), "Testville")
-
-
-def test_non_200_is_a_parse_error():
-    fetched = Fetched(
-        "wikipedia", {"city": "X"}, "GET", "u", {}, datetime(2024, 1, 1, tzinfo=UTC), 404, "text/html", b"gone"
-    )
-    with pytest.raises(ParseError, match="404"):
-        parse(fetched)
 
 
 @pytest.mark.parametrize(

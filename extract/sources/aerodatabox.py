@@ -1,5 +1,9 @@
 """AeroDataBox (RapidAPI): airports near a city, and the flights (FIDS) of an airport in a local time window.
 
+Two sources sharing one API (one HTTP client and rate budget): ``aerodatabox_airports``
+(landing table ``aerodatabox_airports``) and ``aerodatabox_flights`` (``aerodatabox_flights``);
+staged by ``stg_aerodatabox__airports`` and ``stg_aerodatabox__flights``.
+
 Both land the whole JSON payload. The API key goes in the ``X-RapidAPI-Key`` header
 (with ``X-RapidAPI-Host``), added by the HTTP client and never recorded.
 
@@ -18,18 +22,17 @@ with status 204.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from extract.instants import coming_day
 from extract.loader import LandingRow
-from extract.sources import Fetched, ParseError, RequestSpec, load_json, require
+from extract.response import RequestSpec, Response
+from extract.sources.base import ParseError, RunContext, Source, load_json, require
 
-SOURCE_AIRPORTS = "aerodatabox_airports"
-SOURCE_FLIGHTS = "aerodatabox_flights"
-AIRPORT_KEY_FIELDS = ("city",)
-FLIGHT_KEY_FIELDS = ("airport_icao", "from_local", "to_local")
-REQUIRED_SETTINGS = ("aerodatabox_api_key",)
 DEFAULT_HOST = "aerodatabox.p.rapidapi.com"
 MAX_WINDOW = timedelta(hours=12)
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
@@ -46,7 +49,7 @@ def airports_request(
 ) -> RequestSpec:
     """Airports with flight information within ``radius_km`` km of (``latitude``, ``longitude``), at most ``limit``."""
     params = {"lat": latitude, "lon": longitude, "radiusKm": radius_km, "limit": limit, "withFlightInfoOnly": "true"}
-    return RequestSpec(SOURCE_AIRPORTS, {"city": city}, f"{base_url.rstrip('/')}/airports/search/location", params)
+    return RequestSpec(Airports.name, {"city": city}, f"{base_url.rstrip('/')}/airports/search/location", params)
 
 
 def flights_request(
@@ -70,7 +73,7 @@ def flights_request(
     }
     key = {"airport_icao": icao, "from_local": start, "to_local": end}
     url = f"{base_url.rstrip('/')}/flights/airports/icao/{icao}/{start}/{end}"
-    return RequestSpec(SOURCE_FLIGHTS, key, url, params)
+    return RequestSpec(Flights.name, key, url, params)
 
 
 def split_window(start: datetime, end: datetime, zone: tzinfo) -> Iterator[tuple[datetime, datetime]]:
@@ -133,23 +136,137 @@ def validate_flights(payload: Any) -> dict:
     return payload
 
 
-def parse_airports(fetched: Fetched) -> list[LandingRow]:
-    """One landing row holding the whole airport search; :class:`ParseError` unless a valid 200 response."""
-    if fetched.status != 200:
-        raise ParseError(f"HTTP {fetched.status}, expected 200")
-    payload = validate_airports(load_json(fetched))
-    return [LandingRow(SOURCE_AIRPORTS, dict(fetched.key), fetched.params, fetched.fetched_at, 200, payload)]
+class _AeroDataBox(Source):
+    """What both AeroDataBox sources share: the API, its key and host header, its rate budget."""
+
+    required_settings = ("aerodatabox_api_key",)
+    api = "aerodatabox"
+    base_url_setting = "aerodatabox_base_url"
+
+    def base_url(self, settings) -> str:
+        """``AERODATABOX_BASE_URL``, else ``https://`` + ``AERODATABOX_HOST``."""
+        return (settings.aerodatabox_base_url or "https://" + settings.aerodatabox_host).rstrip("/")
+
+    def client_options(self, settings) -> dict:
+        key = settings.aerodatabox_api_key.get_secret_value()
+        return {
+            "headers": {**auth_headers(key, settings.aerodatabox_host), "Accept": "application/json"},
+            "rate_per_minute": settings.aerodatabox_rate_per_minute,
+        }
 
 
-def parse_flights(fetched: Fetched) -> list[LandingRow]:
-    """One landing row for a FIDS window: the whole payload, or ``{}`` for HTTP 204 (no flights)."""
-    for name in FLIGHT_KEY_FIELDS:
-        if not isinstance(fetched.key.get(name), str):
-            raise ParseError(f"request key {fetched.key!r} lacks {name!r}")
-    if fetched.status == 204:
-        payload: dict = {}
-    elif fetched.status == 200:
-        payload = validate_flights(load_json(fetched))
-    else:
-        raise ParseError(f"HTTP {fetched.status}, expected 200 or 204")
-    return [LandingRow(SOURCE_FLIGHTS, dict(fetched.key), fetched.params, fetched.fetched_at, fetched.status, payload)]
+class Airports(_AeroDataBox):
+    """Airports near each tracked city (key ``{"city"}``); feeds the flights requests of the same call."""
+
+    name = "aerodatabox_airports"
+    landing_table = "aerodatabox_airports"
+    key_fields = ("city",)
+    schedule = "cron(30 3 ? * MON *)"
+
+    def requests(self, ctx: RunContext) -> Iterable[RequestSpec]:
+        s = ctx.settings
+        return [
+            airports_request(c.name, c.latitude, c.longitude, s.airport_radius_km, s.airport_limit, ctx.base_url)
+            for c in ctx.cities
+        ]
+
+    def parse(self, response: Response) -> list[LandingRow]:
+        """One landing row holding the whole airport search; :class:`ParseError` unless a valid search."""
+        return [self.row(response, validate_airports(load_json(response)))]
+
+    def landed(self, spec: RequestSpec, rows: list[LandingRow], ctx: RunContext) -> None:
+        ctx.state.setdefault("airports", {})[spec.key["city"]] = airport_icaos(rows[0].payload)
+
+
+class Flights(_AeroDataBox):
+    """Arrivals (FIDS) of each airport of the tracked cities, in local windows of at most 12 h.
+
+    The airports are those found by ``aerodatabox_airports`` in the same call, else those of the
+    latest landed airport search of each city. Default window: the coming day at each airport
+    (its ``timeZone``, else the city's). ``options["direction"]``: ``Arrival`` (default),
+    ``Departure`` or ``Both``. HTTP 204 (no flights) lands as ``{}``.
+    """
+
+    name = "aerodatabox_flights"
+    landing_table = "aerodatabox_flights"
+    key_fields = ("airport_icao", "from_local", "to_local")
+    ok_statuses = frozenset({200, 204})
+    schedule = "cron(0 18 * * ? *)"
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        direction = options.get("direction", "Arrival")
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+
+    def requests(self, ctx: RunContext) -> Iterable[RequestSpec]:
+        direction = ctx.options.get("direction", "Arrival")
+        if Airports.name in ctx.asked:
+            by_city = ctx.state.get("airports", {})
+        else:
+            by_city = latest_airports(ctx.conn, ctx.cities)
+        for city in ctx.cities:
+            if city.name not in by_city:
+                ctx.error(
+                    {"city": city.name},
+                    "NoAirports",
+                    f"no airports known for {city.name}: its airport search failed"
+                    " or was never landed (run aerodatabox_airports)",
+                )
+        return flight_requests(by_city, ctx.cities, ctx.window, ctx.base_url, direction)
+
+    def parse(self, response: Response) -> list[LandingRow]:
+        """One landing row for a FIDS window: the whole payload, or ``{}`` for HTTP 204 (no flights)."""
+        payload = {} if response.status == 204 else validate_flights(load_json(response))
+        return [self.row(response, payload)]
+
+
+def latest_airports(conn, cities) -> dict[str, list[dict[str, Any]]]:
+    """City name -> airports (``[{"icao", "timezone"}]``) of the latest ``aerodatabox_airports`` row per city.
+
+    Cities without any landing row are absent from the result.
+    """
+    wanted = {c.name for c in cities}
+    found: dict[str, list[dict[str, Any]]] = {}
+    with conn.cursor() as cur:
+        cur.execute(f"select request_key, payload from {Airports.landing_table} order by fetched_at, id")
+        for key_json, payload_json in cur.fetchall():
+            city = json.loads(key_json).get("city")
+            if city in wanted:
+                try:
+                    found[city] = airport_icaos(json.loads(payload_json))
+                except ParseError:
+                    continue
+    conn.commit()
+    return found
+
+
+def flight_requests(
+    airports_by_city: Mapping[str, list[dict[str, Any]]],
+    cities: Sequence,
+    window: tuple[datetime, datetime] | None,
+    base_url: str,
+    direction: str = "Arrival",
+) -> list[RequestSpec]:
+    """The FIDS requests of every airport of ``cities`` (each airport once), split into <= 12 h local windows."""
+    specs: list[RequestSpec] = []
+    seen: set[str] = set()
+    for city in cities:
+        for airport in airports_by_city.get(city.name, []):
+            icao = airport["icao"]
+            if icao in seen:
+                continue
+            seen.add(icao)
+            try:
+                zone = ZoneInfo(airport.get("timezone") or city.timezone)
+            except (ValueError, KeyError):
+                zone = city.zone
+            start, end = window if window is not None else coming_day(zone)
+            for from_local, to_local in split_window(start, end, zone):
+                specs.append(flights_request(icao, from_local, to_local, base_url, direction))
+    return specs
+
+
+AIRPORTS = Airports()
+FLIGHTS = Flights()
+parse_airports = AIRPORTS.parse
+parse_flights = FLIGHTS.parse

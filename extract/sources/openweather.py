@@ -1,7 +1,8 @@
 """OpenWeather 5 day / 3 hour forecast by coordinates -> the whole JSON payload as one landing row.
 
 Request: ``GET {base}/data/2.5/forecast?lat=..&lon=..&units=..`` plus ``appid`` (the API key,
-added by the HTTP client, never recorded). Key: ``{"city": <name>}``.
+added by the HTTP client, never recorded). Key: ``{"city": <name>}``. Landing table
+``openweather_forecasts``; staged by ``stg_openweather__forecasts``.
 
 ``units`` (``standard`` = kelvin and m/s, ``metric`` = °C and m/s, ``imperial`` = °F and mph)
 decides the unit of every temperature and speed in the body; it is kept in the row's
@@ -13,12 +14,12 @@ with integer ``timezone`` (offset from UTC in seconds) and ``coord``. Optional f
 
 from __future__ import annotations
 
-from extract.loader import LandingRow
-from extract.sources import Fetched, ParseError, RequestSpec, load_json, require
+from collections.abc import Iterable
 
-SOURCE = "openweather"
-KEY_FIELDS = ("city",)
-REQUIRED_SETTINGS = ("openweather_api_key",)
+from extract.loader import LandingRow
+from extract.response import RequestSpec, Response
+from extract.sources.base import ParseError, RunContext, Source, load_json, require
+
 DEFAULT_BASE_URL = "https://api.openweathermap.org"
 PATH = "/data/2.5/forecast"
 UNITS = ("standard", "metric", "imperial")
@@ -31,7 +32,7 @@ def forecast_request(
     if units not in UNITS:
         raise ValueError(f"units must be one of {', '.join(UNITS)}, not {units!r}")
     params = {"lat": latitude, "lon": longitude, "units": units}
-    return RequestSpec(SOURCE, {"city": city}, base_url.rstrip("/") + PATH, params)
+    return RequestSpec(OpenWeather.name, {"city": city}, base_url.rstrip("/") + PATH, params)
 
 
 def validate(payload: object) -> dict:
@@ -53,18 +54,32 @@ def validate(payload: object) -> dict:
     return payload
 
 
-def parse(fetched: Fetched) -> list[LandingRow]:
-    """One landing row holding the whole forecast; :class:`ParseError` when not a valid 200 forecast."""
-    if fetched.status != 200:
-        raise ParseError(f"HTTP {fetched.status}, expected 200")
-    payload = validate(load_json(fetched))
-    return [
-        LandingRow(
-            source=SOURCE,
-            request_key=dict(fetched.key),
-            request_params=fetched.params,
-            fetched_at=fetched.fetched_at,
-            http_status=fetched.status,
-            payload=payload,
-        )
-    ]
+class OpenWeather(Source):
+    """The OpenWeather forecast source (key ``{"city"}``, API key ``OPENWEATHER_API_KEY``)."""
+
+    name = "openweather"
+    landing_table = "openweather_forecasts"
+    key_fields = ("city",)
+    required_settings = ("openweather_api_key",)
+    api = "openweather"
+    base_url_setting = "openweather_base_url"
+    schedule = "cron(5 */3 * * ? *)"
+
+    def client_options(self, settings) -> dict:
+        return {
+            "secret_params": {"appid": settings.openweather_api_key.get_secret_value()},
+            "headers": {"Accept": "application/json"},
+            "rate_per_minute": settings.openweather_rate_per_minute,
+        }
+
+    def requests(self, ctx: RunContext) -> Iterable[RequestSpec]:
+        units = ctx.settings.openweather_units
+        return [forecast_request(c.name, c.latitude, c.longitude, units, ctx.base_url) for c in ctx.cities]
+
+    def parse(self, response: Response) -> list[LandingRow]:
+        """One landing row holding the whole forecast; :class:`ParseError` when it is not a valid forecast."""
+        return [self.row(response, validate(load_json(response)))]
+
+
+OPENWEATHER = OpenWeather()
+parse = OPENWEATHER.parse

@@ -40,11 +40,9 @@ from urllib.parse import quote
 from bs4 import BeautifulSoup, Tag
 
 from extract.loader import LandingRow
-from extract.sources import Fetched, ParseError, RequestSpec
+from extract.response import RequestSpec, Response
+from extract.sources.base import ParseError, RunContext, Source
 
-SOURCE = "wikipedia"
-KEY_FIELDS = ("city",)
-REQUIRED_SETTINGS: tuple[str, ...] = ()
 DEFAULT_BASE_URL = "https://en.wikipedia.org"
 #: bump when the payload produced from the same HTML changes
 PARSER_VERSION = 1
@@ -85,7 +83,7 @@ _CITY_LABEL_RE = re.compile(
 def page_request(city: str, title: str, base_url: str = DEFAULT_BASE_URL) -> RequestSpec:
     """The article request for ``city`` (key ``{"city": city}``) on page ``title`` (spaces become underscores)."""
     path = quote(title.replace(" ", "_"), safe="_(),'!-.:")
-    return RequestSpec(SOURCE, {"city": city}, f"{base_url.rstrip('/')}/wiki/{path}", {})
+    return RequestSpec(Wikipedia.name, {"city": city}, f"{base_url.rstrip('/')}/wiki/{path}", {})
 
 
 def _text(tag: Tag | None) -> str:
@@ -337,22 +335,37 @@ def parse_html(html: str, city: str, url: str = "") -> tuple[dict[str, Any], str
     return payload, infobox_html
 
 
-def parse(fetched: Fetched) -> list[LandingRow]:
-    """One landing row from an article response; :class:`ParseError` when it is not a parseable 200 page."""
-    if fetched.status != 200:
-        raise ParseError(f"HTTP {fetched.status}, expected 200")
-    city = fetched.key.get("city")
-    if not isinstance(city, str) or not city:
-        raise ParseError(f"request key {fetched.key!r} has no city")
-    payload, infobox_html = parse_html(fetched.text(), city, fetched.url)
-    return [
-        LandingRow(
-            source=SOURCE,
-            request_key={"city": city},
-            request_params=fetched.params,
-            fetched_at=fetched.fetched_at,
-            http_status=fetched.status,
-            payload=payload,
-            infobox_html=infobox_html,
-        )
-    ]
+class Wikipedia(Source):
+    """City facts from each tracked city's article (key ``{"city"}``; no API key).
+
+    Landing table ``wikipedia_city_pages`` (with the extra column ``infobox_html``); staged by
+    ``stg_wikipedia__city_pages`` and ``stg_wikipedia__populations``.
+    """
+
+    name = "wikipedia"
+    landing_table = "wikipedia_city_pages"
+    key_fields = ("city",)
+    api = "wikipedia"
+    base_url_setting = "wikipedia_base_url"
+    extra_columns = ("infobox_html",)
+    schedule = "cron(30 4 1 * ? *)"
+
+    def client_options(self, settings) -> dict:
+        # Wikimedia's policy: a descriptive User-Agent, one request at a time, no hammering
+        return {
+            "headers": {"User-Agent": settings.wikipedia_user_agent, "Accept": "text/html"},
+            "rate_per_minute": settings.wikipedia_rate_per_minute,
+        }
+
+    def requests(self, ctx: RunContext) -> list[RequestSpec]:
+        return [page_request(c.name, c.wikipedia_title, ctx.base_url) for c in ctx.cities]
+
+    def parse(self, response: Response) -> list[LandingRow]:
+        """One landing row from an article response; :class:`ParseError` when it is not a parseable page."""
+        city = response.key["city"]
+        payload, infobox_html = parse_html(response.text(), city, response.url)
+        return [self.row(response, payload, infobox_html=infobox_html)]
+
+
+WIKIPEDIA = Wikipedia()
+parse = WIKIPEDIA.parse

@@ -43,7 +43,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -65,24 +65,14 @@ class ExtractFailed(RuntimeError):
 
 
 def _instant(value: Any, field: str) -> datetime:
+    from extract.instants import parse_instant
+
     if not isinstance(value, str) or value.startswith("<aws."):
         raise BadExtractEvent(f"{field} must be an ISO-8601 instant, got {value!r}")
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadExtractEvent(f"{field} must be an ISO-8601 instant, got {value!r}") from None
-    if moment.tzinfo is None:
-        raise BadExtractEvent(f"{field} must carry a UTC offset, got {value!r}")
-    return moment
-
-
-def coming_day(scheduled: datetime, zone: ZoneInfo = SCHEDULE_ZONE) -> tuple[datetime, datetime]:
-    """The calendar day after ``scheduled`` in ``zone``: (00:00, next 00:00), aware."""
-    day: date = scheduled.astimezone(zone).date() + timedelta(days=1)
-    return (
-        datetime.combine(day, time(0, 0), tzinfo=zone),
-        datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=zone),
-    )
+        return parse_instant(value)
+    except ValueError as exc:
+        raise BadExtractEvent(f"{field} must be an ISO-8601 instant with a UTC offset, got {value!r} ({exc})") from None
 
 
 def parse_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +81,8 @@ def parse_event(event: dict[str, Any]) -> dict[str, Any]:
 
     Raises :class:`BadExtractEvent` naming the bad field.
     """
-    from extract.loader import SOURCES
+    from extract.instants import coming_day
+    from extract.sources import SOURCES
 
     if not isinstance(event, dict):
         raise BadExtractEvent("the event must be a JSON object")
@@ -115,7 +106,7 @@ def parse_event(event: dict[str, Any]) -> dict[str, Any]:
     window_spec = event.get("window")
     window = None
     if window_spec == "coming_day":
-        window = coming_day(scheduled or datetime.now(UTC))
+        window = coming_day(SCHEDULE_ZONE, scheduled or datetime.now(UTC))
     elif isinstance(window_spec, dict):
         window = (_instant(window_spec.get("start"), "window.start"), _instant(window_spec.get("end"), "window.end"))
         if window[0] >= window[1]:
