@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -474,8 +474,9 @@ def extract(
                     conn=conn,
                     error=job.error,
                 )
-                specs = list(source.requests(ctx))
-                bar.start(name, len(specs))
+                # lazily: a source may build later requests from earlier responses (landed() updates ctx.state)
+                specs = source.requests(ctx)
+                bar.start(name, len(specs) if isinstance(specs, Sized) else None)
                 client = clients[source.api]
                 for spec in specs:
                     try:

@@ -92,7 +92,10 @@ class Source:
         """Raise :class:`ValueError` for a per-call option this source cannot use (checked before any request)."""
 
     def requests(self, ctx: RunContext) -> Iterable[RequestSpec]:
-        """The requests of one run, built lazily in run order (a source may depend on one before it)."""
+        """The requests of one run, in order. A list, or a generator: the runner takes each next request after
+        the previous response was parsed and passed to :meth:`landed`, so a source may build later requests from
+        earlier responses (a discovery document, then the feeds it lists). Sources run in registry order, so one
+        may also use what an earlier source found in the same call (``ctx.state``)."""
         raise NotImplementedError
 
     def parse(self, response: Response) -> list[LandingRow]:
