@@ -6,7 +6,7 @@
         post_hook=[
             "{{ ensure_index('ix_flight_arrivals_key', 'flight_key(191)') }}",
             "{{ ensure_index('ix_flight_arrivals_airport_time', 'airport_icao(8), scheduled_arrival_utc') }}",
-            "{{ ensure_index('ix_flight_arrivals_loaded', 'landing_loaded_at') }}",
+            "{{ ensure_index('ix_flight_arrivals_loaded', 'loaded_at') }}",
             "{{ ensure_index('ix_flight_arrivals_time', 'scheduled_arrival_utc') }}",
         ],
     )
@@ -29,7 +29,7 @@ new_flights as (
         ) as recency_rank
     from {{ ref('stg_aerodatabox__flights') }}
     where scheduled_arrival_utc is not null
-        {{ incremental_landing_filter('loaded_at_utc') }}  -- noqa: LT02
+        {{ incremental_landing_filter('loaded_at') }}  -- noqa: LT02
 )
 
 select
@@ -53,7 +53,7 @@ select
     new_flights.codeshare_status,
     new_flights.fetched_at_utc,
     new_flights.landing_id,
-    new_flights.loaded_at_utc as landing_loaded_at
+    new_flights.loaded_at
 from new_flights
 {% if is_incremental() -%}
 left join {{ this }} as held on new_flights.flight_key = held.flight_key

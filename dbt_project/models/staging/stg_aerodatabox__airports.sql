@@ -7,7 +7,7 @@ landing as (
         id as landing_id,
         {{ json_text('request_key', '$.city') }} as city_name,
         fetched_at as fetched_at_utc,
-        loaded_at as loaded_at_utc,
+        loaded_at,
         payload
     from {{ source('gans_raw', 'aerodatabox_airports') }}
     where http_status = 200
@@ -18,7 +18,7 @@ items as (
         landing.landing_id,
         landing.city_name,
         landing.fetched_at_utc,
-        landing.loaded_at_utc,
+        landing.loaded_at,
         item.search_rank,
         item.icao,
         item.iata,
@@ -55,7 +55,7 @@ select
     {{ city_id('city_name') }} as city_id,
     city_name,
     fetched_at_utc,
-    loaded_at_utc,
+    loaded_at,
     {{ as_text('upper(icao)') }} as airport_icao,
     {{ as_text('upper(iata)') }} as airport_iata,
     -- "Berlin, Berlin Brandenburg" (older responses) -> "Berlin Brandenburg"

@@ -11,7 +11,7 @@ landing as (
         {{ json_text('request_key', '$.from_local') }} as window_from_local,
         {{ json_text('request_key', '$.to_local') }} as window_to_local,
         fetched_at as fetched_at_utc,
-        loaded_at as loaded_at_utc,
+        loaded_at,
         payload
     from {{ source('gans_raw', 'aerodatabox_flights') }}
     where http_status in (200, 204)
@@ -24,7 +24,7 @@ arrivals as (
         landing.window_from_local,
         landing.window_to_local,
         landing.fetched_at_utc,
-        landing.loaded_at_utc,
+        landing.loaded_at,
         flight.board_index,
         flight.flight_number,
         flight.call_sign,
@@ -96,7 +96,7 @@ select
     str_to_date(window_from_local, '%Y-%m-%dT%H:%i') as window_from_local,
     str_to_date(window_to_local, '%Y-%m-%dT%H:%i') as window_to_local,
     fetched_at_utc,
-    loaded_at_utc,
+    loaded_at,
     {{ as_text('flight_number') }} as flight_number,
     -- UTC as served; when only the local time was served, local minus its offset
     coalesce(

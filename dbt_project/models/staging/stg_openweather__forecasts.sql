@@ -8,7 +8,7 @@ landing as (
         {{ json_text('request_key', '$.city') }} as city_name,
         lower(coalesce({{ json_text('request_params', '$.units') }}, 'standard')) as units,
         fetched_at as fetched_at_utc,
-        loaded_at as loaded_at_utc,
+        loaded_at,
         payload
     from {{ source('gans_raw', 'openweather_forecasts') }}
     where http_status = 200
@@ -20,7 +20,7 @@ slots as (
         landing.city_name,
         landing.units,
         landing.fetched_at_utc,
-        landing.loaded_at_utc,
+        landing.loaded_at,
         cast(json_extract(landing.payload, '$.city.timezone') as signed) as city_utc_offset_s,
         slot.slot_index,
         slot.dt,
@@ -38,9 +38,9 @@ slots as (
         slot.snow_3h,
         slot.clouds_all,
         slot.visibility,
-        slot.condition_id,
-        slot.condition_main,
-        slot.condition_description,
+        slot.weather_condition_id,
+        slot.weather_main,
+        slot.weather_condition_description,
         slot.pod
     from landing
     -- JSON_TABLE columns: strings as text, so no long value is cut (MariaDB) or
@@ -64,9 +64,9 @@ slots as (
             snow_3h double path '$.snow."3h"' null on error,
             clouds_all double path '$.clouds.all' null on error,
             visibility double path '$.visibility' null on error,
-            condition_id int path '$.weather[0].id' null on error,
-            condition_main text path '$.weather[0].main' null on error,
-            condition_description text path '$.weather[0].description' null on error,
+            weather_condition_id int path '$.weather[0].id' null on error,
+            weather_main text path '$.weather[0].main' null on error,
+            weather_condition_description text path '$.weather[0].description' null on error,
             pod text path '$.sys.pod' null on error
         )
     ) as slot
@@ -96,7 +96,7 @@ select
     city_name,
     units as units_requested,
     fetched_at_utc,
-    loaded_at_utc,
+    loaded_at,
     city_utc_offset_s,
     {{ from_unix_utc('dt') }} as forecast_at_utc,
     cast(round(temp * temperature_scale + temperature_shift, 2) as decimal(6, 2)) as temperature_c,
@@ -113,8 +113,8 @@ select
     cast(coalesce(snow_3h, 0) as decimal(7, 2)) as snow_3h_mm,
     cast(round(clouds_all) as signed) as cloudiness_pct,
     cast(round(visibility) as signed) as visibility_m,
-    condition_id,
-    {{ as_text('condition_main') }} as condition_name,
-    {{ as_text('condition_description') }} as condition_description,
+    weather_condition_id,
+    {{ as_text('weather_main') }} as weather_condition,
+    {{ as_text('weather_condition_description') }} as weather_condition_description,
     {{ as_text('pod') }} as part_of_day
 from converted

@@ -6,7 +6,7 @@ landing as (
         id as landing_id,
         {{ json_text('request_key', '$.city') }} as city_name,
         fetched_at as fetched_at_utc,
-        loaded_at as loaded_at_utc,
+        loaded_at,
         payload
     from {{ source('gans_raw', 'wikipedia_city_pages') }}
     where http_status = 200
@@ -17,7 +17,7 @@ select
     {{ city_id('city_name') }} as city_id,
     city_name,
     fetched_at_utc,
-    loaded_at_utc,
+    loaded_at,
     {{ json_text('payload', '$.page_title') }} as page_title,
     {{ json_text('payload', '$.page_url') }} as page_url,
     cast({{ json_text('payload', '$.revision_id') }} as unsigned) as revision_id,

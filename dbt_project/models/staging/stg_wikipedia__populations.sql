@@ -6,7 +6,7 @@ landing as (
         id as landing_id,
         {{ json_text('request_key', '$.city') }} as city_name,
         fetched_at as fetched_at_utc,
-        loaded_at as loaded_at_utc,
+        loaded_at,
         cast({{ json_text('payload', '$.revision_id') }} as unsigned) as revision_id,
         payload
     from {{ source('gans_raw', 'wikipedia_city_pages') }}
@@ -19,7 +19,7 @@ select
     {{ city_id('landing.city_name') }} as city_id,
     landing.city_name,
     landing.fetched_at_utc,
-    landing.loaded_at_utc,
+    landing.loaded_at,
     landing.revision_id,
     {{ as_text('lower(figure.kind)') }} as population_kind,
     cast(figure.population_value as unsigned) as population,
