@@ -31,7 +31,7 @@ board_rows as (
     select
         flights.airport_icao,
         flights.flight_number,
-        flights.scheduled_arrival_utc,
+        flights.scheduled_at_utc as scheduled_arrival_utc,
         flights.codeshare_status,
         flights.fetched_at_utc,
         flights.landing_id
@@ -40,7 +40,7 @@ board_rows as (
         on boards.landing_id = flights.landing_id
     where
         boards.last_arrival_utc >= {{ first_hour_utc }}
-        and flights.scheduled_arrival_utc is not null
+        and flights.direction = 'arrival'
 ),
 
 operated as (

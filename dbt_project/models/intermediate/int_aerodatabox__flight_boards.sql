@@ -17,11 +17,11 @@
 select
     landing_id,
     airport_icao,
-    min(scheduled_arrival_utc) as first_arrival_utc,
-    max(scheduled_arrival_utc) as last_arrival_utc,
+    min(scheduled_at_utc) as first_arrival_utc,
+    max(scheduled_at_utc) as last_arrival_utc,
     max(fetched_at_utc) as fetched_at_utc,
     max(loaded_at) as loaded_at
 from {{ ref('stg_aerodatabox__flights') }}
-where 1 = 1
+where direction = 'arrival'
     {{ incremental_landing_filter('loaded_at') }}  -- noqa: LT02
 group by landing_id, airport_icao

@@ -50,6 +50,7 @@ select
     new_slots.weather_condition_description,
     new_slots.part_of_day,
     new_slots.units_requested,
+    new_slots.units_applied,
     new_slots.landing_id,
     new_slots.loaded_at
 from new_slots
