@@ -112,7 +112,8 @@ def test_movement_flights_reach_flight_arrivals_with_their_origin(both):
     }
     rows = _query(
         both["settings"],
-        "select flight_number, scheduled_arrival_utc, origin_airport_icao from flight_arrivals where airport_icao = 'EDDP'",
+        "select flight_number, scheduled_arrival_utc, origin_airport_icao from flight_arrivals"
+        " where airport_icao = 'EDDP'",
     )
     assert {(n, u.strftime("%Y-%m-%d %H:%MZ"), o) for n, u, o in rows} == expected
 

@@ -54,7 +54,7 @@ slots as (
         landing.loaded_at,
         slot.slot_index,
         {%- for name, path in numbers %}
-        slot.{{ name }}_text,
+            slot.{{ name }}_text,
         {%- endfor %}
         slot.weather_main,
         slot.weather_condition_description,
@@ -66,7 +66,7 @@ slots as (
         landing.payload, '$.list[*]' columns (
             slot_index for ordinality,
             {%- for name, path in numbers %}
-            {{ name }}_text text path '{{ path }}' null on error,
+                {{ name }}_text text path '{{ path }}' null on error,
             {%- endfor %}
             weather_main text path '$.weather[0].main' null on error,
             weather_condition_description text path '$.weather[0].description' null on error,
@@ -79,7 +79,7 @@ as_numbers as (
     select
         *,
         {%- for name, path in numbers %}
-        {{ json_number(name ~ '_text') }} as {{ name }}_value,
+            {{ json_number(name ~ '_text') }} as {{ name }}_value,
         {%- endfor %}
         {{ json_number('city_utc_offset_text') }} as city_utc_offset_value,
         case units_applied when 'imperial' then 5.0 / 9.0 else 1.0 end as temperature_scale,
