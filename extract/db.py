@@ -9,8 +9,9 @@ Databases (names from :class:`extract.settings.Settings`):
 
 Users, least privilege:
 
-- ``gans_loader``: SELECT and INSERT on ``gans_raw``; UPDATE on
-  ``gans_raw.extract_runs`` only, to close its own run records;
+- ``gans_loader``: SELECT on ``gans_raw``; INSERT on the landing tables and
+  ``extract_errors`` only; EXECUTE on the run procedures (:mod:`extract.runlog`), its
+  only way to open, renew and close runs (its own only); nothing on ``schema_migrations``;
 - ``gans_dbt``: SELECT on ``gans_raw``; everything on ``gans_staging`` and ``gans``;
 - ``gans_analyst``: SELECT on ``gans_staging`` and ``gans``.
 
@@ -188,8 +189,12 @@ def bootstrap(settings: Settings, *, reset: bool = False) -> None:
                     raise ValueError(f"no password for the {role} user (GANS_{role.upper()}_PASSWORD)")
                 cur.execute("create user if not exists %s@'%%' identified by %s", (user, password))
                 cur.execute("alter user %s@'%%' identified by %s", (user, password))
+            # earlier versions granted the loader INSERT on the whole raw database and UPDATE on
+            # extract_runs: it could mark any run succeeded and write schema_migrations
+            for what in (f"insert on {raw}.*", f"update on {raw}.`extract_runs`"):
+                _revoke(cur, what, settings.loader_user)
             grants = [
-                (f"select, insert on {raw}.*", settings.loader_user),
+                (f"select on {raw}.*", settings.loader_user),
                 (f"select on {raw}.*", settings.dbt_user),
                 (f"all privileges on {staging}.*", settings.dbt_user),
                 (f"all privileges on {marts}.*", settings.dbt_user),
@@ -200,11 +205,29 @@ def bootstrap(settings: Settings, *, reset: bool = False) -> None:
                 cur.execute(f"grant {what} to %s@'%%'", (user,))
     finally:
         conn.close()
-    # extract_runs exists only once migrated: grant the loader's UPDATE on it then.
+    # the tables and procedures exist only once migrated: grant the loader's table rights then
     migrate(settings)
+    from extract.sources import REGISTRY
+
     conn = connect(settings, "admin", autocommit=True)
     try:
         with conn.cursor() as cur:
-            cur.execute(f"grant update on {raw}.`extract_runs` to %s@'%%'", (settings.loader_user,))
+            for table in sorted({s.landing_table for s in REGISTRY.values()} | {"extract_errors"}):
+                cur.execute(f"grant insert on {raw}.{_quote_ident(table)} to %s@'%%'", (settings.loader_user,))
+            for procedure in LOADER_PROCEDURES:
+                cur.execute(f"grant execute on procedure {raw}.{procedure} to %s@'%%'", (settings.loader_user,))
     finally:
         conn.close()
+
+
+#: the run-log procedures (migration 010) the loader may call; it has no INSERT or UPDATE on extract_runs
+LOADER_PROCEDURES = ("gans_open_run", "gans_renew_run_lease", "gans_close_run", "gans_close_abandoned_run")
+
+
+def _revoke(cur, what: str, user: str) -> None:
+    """``revoke <what> from user``, ignoring "no such grant" (1141, 1147): bootstrap is re-runnable."""
+    try:
+        cur.execute(f"revoke {what} from %s@'%%'", (user,))
+    except pymysql.err.MySQLError as exc:
+        if exc.args[0] not in (1141, 1147):
+            raise

@@ -31,7 +31,8 @@ def _free_port() -> int:
 def mariadb(tmp_path_factory) -> LocalServer:
     """A started MariaDB server, with GANS_* variables pointing at it for the session."""
     base = tmp_path_factory.mktemp("mariadb")
-    server = LocalServer(base / "server", port=_free_port())
+    credentials = ensure_credentials(base / "credentials.env")  # root's password too
+    server = LocalServer(base / "server", port=_free_port(), root_password=credentials["GANS_ADMIN_PASSWORD"])
     server.up()
     env = {
         "GANS_DB_HOST": server.host,
@@ -39,8 +40,7 @@ def mariadb(tmp_path_factory) -> LocalServer:
         "GANS_DB_SOCKET": "",
         "GANS_DB_SSL_CA": "",
         "GANS_ADMIN_USER": "root",
-        "GANS_ADMIN_PASSWORD": "",
-        **ensure_credentials(base / "credentials.env"),
+        **credentials,
     }
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)

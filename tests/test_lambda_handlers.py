@@ -305,10 +305,20 @@ def test_retry_after_a_late_failure_still_triggers_the_transform(aws, settings, 
     assert _count(settings, "select count(*) from openweather_forecasts") == len(expected)
     assert [r[3:5] for r in _runs(settings, "openweather")] == [("running", 0)]  # its counters were never written
 
+    # within its lease the dead attempt still holds the key: an overlapping delivery must not run too
+    overlapping = extract_handler.handler(event, None)
+    assert overlapping["sources"][0]["status"] == "skipped" and overlapping["landed"] == 0
+    # once its lease has run out (the function's timeout), the next delivery closes it as abandoned
+    admin = db.connect(settings, "admin", autocommit=True)
+    with admin.cursor() as cur:
+        cur.execute("update extract_runs set lease_until = utc_timestamp(6) - interval 1 second")
+    admin.close()
     retry = extract_handler.handler(event, None)
     assert retry["ok"] is True
     assert retry["landed"] == 0 and retry["sources"][0]["duplicates"] == len(expected)
     assert retry["landed_total"] == retry["sources"][0]["landed_total"] == len(expected)
+    runs = _runs(settings, "openweather")
+    assert [r[3:5] for r in runs] == [("abandoned", len(expected)), ("succeeded", 0)]  # counted from the landing table
     record = {"requestContext": {"condition": "Success"}, "requestPayload": event, "responsePayload": retry}
     step = transform_handler.plan(record)
     assert step is not None and step["select"] == event["transform"]["select"]

@@ -18,6 +18,8 @@ source runs with the idempotency key ``<schedule>@<scheduled_time>/<source>``: a
 re-delivered event skips every source whose run with that key succeeded (nothing is
 fetched again), and re-fetches only those that failed; the landing tables ignore
 a response stored before (payload hash), so a partly landed run lands no copy either.
+The key is claimed atomically as the run opens (``extract_runs.claim_sha256`` is unique):
+of several overlapping deliveries one runs and the others report ``skipped``.
 The window is derived from ``scheduled_time``, never from the clock, so a retry
 the next morning asks for the same flights. Events without a schedule (manual
 invocations) may carry their own ``idempotency_key``.
