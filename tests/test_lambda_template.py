@@ -7,6 +7,7 @@ so the assertions see the same structure CloudFormation does.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from cfnlint.api import lint
 from cfnlint.decode import decode
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "lambda" / "template.yaml"
+PACKAGE_SH = TEMPLATE.parent / "package.sh"
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +123,11 @@ def test_functions_shape(template):
     functions = _resources(template, "AWS::Serverless::Function")
     extract_fn = functions["ExtractFunction"]["Properties"]
     assert extract_fn["Handler"] == "gans_lambda.extract_handler.handler"
-    assert extract_fn["Runtime"] == "python3.11"
+    # a supported managed runtime, the one lambda/package.sh builds the zip's wheels for
+    package_python = re.search(r"EXTRACT_PYTHON=\$\{EXTRACT_PYTHON:-([0-9.]+)\}", PACKAGE_SH.read_text()).group(1)
+    assert extract_fn["Runtime"] == f"python{package_python}"
+    assert tuple(int(p) for p in package_python.split(".")) >= (3, 12)
+    assert functions["BootstrapFunction"]["Properties"]["Runtime"] == extract_fn["Runtime"]  # same zip
     transform_fn = functions["TransformFunction"]
     assert transform_fn["Properties"]["PackageType"] == "Image"
     assert transform_fn["Metadata"]["Dockerfile"] == "Dockerfile"

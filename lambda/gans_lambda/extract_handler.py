@@ -47,10 +47,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gans_lambda import aws_secrets
+from gans_lambda import aws_secrets, observability
 
 log = logging.getLogger(__name__)
-log.setLevel(logging.INFO)
+observability.configure()
 
 #: time zone of the schedules; "coming_day" is the day after the scheduled time here
 SCHEDULE_ZONE = ZoneInfo("Europe/Berlin")
@@ -222,6 +222,15 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
                 }
             )
     _add_landed_totals(settings, results)
+    for r in results:
+        # one structured line per source: the per-source success metric and alarm read it
+        log.info(
+            "extract %s: %s, %s landed (%s in all attempts), %s errors, run %s",
+            r["source"], r["status"], r["landed"], r["landed_total"], r["errors"], r["run_id"],
+            extra={"event": "extract_source", "schedule": request["schedule"],
+                   **{k: r[k] for k in ("source", "status", "run_id", "requests", "landed",
+                                        "landed_total", "duplicates", "errors", "idempotency_key")}},
+        )  # fmt: skip
     report = {
         "ok": all(r["status"] != "failed" and r["errors"] == 0 for r in results),
         "landed": sum(r["landed"] for r in results),
