@@ -50,6 +50,34 @@ fi
 
 echo "transform: image context"
 cp lambda/Dockerfile lambda/requirements-transform.txt requirements.lock profiles.example.yml "$BUILD/transform-image/"
+if [ -f "$BUILD/extract/rds-global-bundle.pem" ]; then
+  cp "$BUILD/extract/rds-global-bundle.pem" "$BUILD/transform-image/"
+fi
+# The database host and port the transform function will see (template.yaml: GANS_DB_HOST =
+# mysql.<PrivateZoneName>, GANS_DB_PORT = DbPort), for the parse baked into the image. Taken
+# from IMAGE_DB_HOST / IMAGE_DB_PORT, else from the stack's parameters in lambda/samconfig.toml,
+# else the template's defaults.
+"$PY" - "$BUILD/transform-image/image-settings.env" <<'PYEOF'
+import os, re, sys, tomllib
+params = {"PrivateZoneName": "gans.internal", "DbPort": "3306"}
+try:
+    with open("lambda/samconfig.toml", "rb") as fh:
+        overrides = tomllib.load(fh).get("default", {}).get("deploy", {}).get("parameters", {}).get("parameter_overrides", [])
+except FileNotFoundError:
+    overrides = []
+if isinstance(overrides, str):
+    overrides = re.findall(r'(\w+)=("[^"]*"|\S+)', overrides)
+    overrides = [f"{k}={v.strip(chr(34))}" for k, v in overrides]
+for item in overrides:
+    key, _, value = item.partition("=")
+    if key in params:
+        params[key] = value
+host = os.environ.get("IMAGE_DB_HOST") or f"mysql.{params['PrivateZoneName']}"
+port = os.environ.get("IMAGE_DB_PORT") or params["DbPort"]
+with open(sys.argv[1], "w") as fh:
+    fh.write(f"GANS_DB_HOST={host}\nGANS_DB_PORT={port}\n")
+print(f"transform: parse baked for {host}:{port}")
+PYEOF
 cp -r extract transform lambda/gans_lambda dbt_project "$BUILD/transform-image/"
 rm -rf "$BUILD/transform-image/dbt_project/"{target,logs,dbt_packages}
 find "$BUILD/transform-image" -name '__pycache__' -prune -exec rm -rf {} +

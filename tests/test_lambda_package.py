@@ -206,3 +206,146 @@ def test_built_zip_runs_a_scheduled_event_on_python_312(
     assert re.search(r"^extract\.\S+ INFO ", done.stderr, re.MULTILINE), done.stderr[-2000:]
     assert f"extract openweather: succeeded, {len(expected)} landed" in done.stderr
     assert OPENWEATHER_KEY not in done.stderr and OPENWEATHER_KEY not in done.stdout
+
+
+# --------------------------------------------------------------------------------------
+# The transform image's contents, run as Lambda runs them: a non-root user, the task root
+# read-only, only /tmp writable. No Docker engine is needed: the image's steps are
+# reproduced from lambda/Dockerfile (its pip install is the dev venv, which holds the same
+# pinned transform requirements).
+
+NOBODY = 65534
+
+
+def _dockerfile_copies(dockerfile: Path) -> list[tuple[str, str]]:
+    """``(source in the context, destination under the task root)`` of the Dockerfile's COPY lines."""
+    copies = []
+    for line in dockerfile.read_text().splitlines():
+        match = re.match(r"COPY (\S+) \$\{LAMBDA_TASK_ROOT\}/(\S*)$", line.strip())
+        if match:
+            copies.append((match.group(1).rstrip("/"), match.group(2).rstrip("/")))
+    return copies
+
+
+@pytest.fixture
+def image_root(mariadb, tmp_path_factory):
+    """The transform image's context built by package.sh for the test server's host and port."""
+    build = tmp_path_factory.mktemp("image-build")
+    env = {
+        **os.environ,
+        "BUILD": str(build),
+        "PY": sys.executable,
+        "NO_RDS_CA_DOWNLOAD": "1",
+        "IMAGE_DB_HOST": mariadb.host,
+        "IMAGE_DB_PORT": str(mariadb.port),
+    }
+    subprocess.run([str(PROJECT / "lambda" / "package.sh")], cwd=PROJECT, env=env, check=True, capture_output=True)
+    # a world-readable folder (pytest's are root-only), removed afterwards
+    root = Path(__import__("tempfile").mkdtemp(prefix="gans-image-", dir="/tmp"))
+    root.chmod(0o755)
+    yield build / "transform-image", root
+    for path in [root, *root.rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
+
+
+@pytest.mark.dbt
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
+def test_transform_image_contents_run_as_non_root_with_a_read_only_task_root(image_root, settings):
+    context, root = image_root
+    settings_env = dict(
+        line.split("=", 1) for line in (context / "image-settings.env").read_text().splitlines() if "=" in line
+    )
+    assert settings_env == {"GANS_DB_HOST": settings.db_host, "GANS_DB_PORT": str(settings.db_port)}
+
+    # the Dockerfile's steps: copy the context, bake the parse (as root, at build time), freeze
+    task = root / "var-task"
+    task.mkdir()
+    for source, destination in _dockerfile_copies(context / "Dockerfile"):
+        if source in ("rds-global-bundle.pem",) and not (context / source).exists():
+            continue  # not downloadable here; the test database has no TLS
+        src = context / source
+        if src.is_dir():
+            shutil.copytree(src, task / destination)
+        else:
+            shutil.copy(src, task / destination)
+    assert (task / "dbt_project" / "dbt_project.yml").exists() and (task / "gans_lambda").is_dir()
+    base_env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LAMBDA_TASK_ROOT": str(task),
+        "PYTHONPATH": str(task),
+        "GANS_DBT_TARGET": "local",  # the image says rds; the test server has no TLS
+        "GANS_DB_SSL_CA": "",
+        "GANS_DB_SOCKET": "",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+        **settings_env,
+    }
+    bake_tmp = root / "bake-tmp"
+    subprocess.run(
+        [sys.executable, "-m", "gans_lambda.transform_handler", "--bake", str(task / "dbt_target")],
+        cwd=task, env={**base_env, "HOME": str(bake_tmp), "GANS_DBT_WORK_DIR": str(bake_tmp)},
+        check=True, capture_output=True,
+    )  # fmt: skip
+    shutil.rmtree(bake_tmp)
+    subprocess.run(["chmod", "-R", "a-w,a+rX", str(task)], check=True)
+    assert (task / "dbt_target" / "partial_parse.msgpack").stat().st_mode & 0o222 == 0
+    frozen = _tree(task)
+
+    # a rotated dbt user: same grants, another name, so the profile differs from the baked one
+    rotated_user, rotated_password = "gans_dbt_rotated", "rotated-" + os.urandom(6).hex()
+    conn = __import__("extract.db", fromlist=["connect"]).connect(settings, "admin", database="", autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute("drop user if exists %s@'%%'", (rotated_user,))
+        cur.execute("create user %s@'%%' identified by %s", (rotated_user, rotated_password))
+        cur.execute(f"grant select on `{settings.raw_database}`.* to %s@'%%'", (rotated_user,))
+        for database in (settings.staging_database, settings.marts_database):
+            cur.execute(f"grant all privileges on `{database}`.* to %s@'%%'", (rotated_user,))
+    conn.close()
+
+    child = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(task)!r})\n"
+        "from gans_lambda import transform_handler as h\n"
+        "report = h.handler({'command': 'seed', 'select': 'tracked_cities'}, None)\n"
+        "print(json.dumps({'report': report, 'handler_file': h.__file__}))\n"
+    )
+
+    def invoke(user: str, password: str, name: str) -> tuple[dict, Path]:
+        tmp = Path("/tmp") / f"{root.name}-{name}"  # the container's /tmp: the one writable place
+        tmp.mkdir()
+        os.chown(tmp, NOBODY, NOBODY)
+        env = {**base_env, "HOME": str(tmp), "GANS_DBT_WORK_DIR": str(tmp / "dbt"),
+               "GANS_DBT_USER": user, "GANS_DBT_PASSWORD": password}  # fmt: skip
+        try:
+            done = subprocess.run(
+                ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                 sys.executable, "-c", child],
+                cwd=tmp, env=env, capture_output=True, text=True, timeout=300,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr[-3000:]
+            out = json.loads(done.stdout.strip().splitlines()[-1])
+            assert out["handler_file"].startswith(str(task))
+            written = tmp / "dbt" / "target" / "partial_parse.msgpack"
+            return out["report"], written.read_bytes() if written.exists() else b""
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    baked = (task / "dbt_target" / "partial_parse.msgpack").read_bytes()
+    same, _ = invoke(settings.dbt_user, settings.dbt_password.get_secret_value(), "same")
+    assert same["success"] is True and same["cold_start"] is True
+    assert same["parse"] == "partial", same  # the baked parse was reused
+    assert same["statuses"]["seed"] == {"success": 1}
+
+    changed, reparsed = invoke(rotated_user, rotated_password, "changed")
+    assert changed["success"] is True and changed["cold_start"] is True
+    assert changed["parse"] == "full", changed  # profile changed: parsed again, into /tmp
+    assert reparsed and reparsed != baked  # the copied parse was writable and was rewritten
+
+    assert _tree(task) == frozen  # nothing written into the task root

@@ -177,6 +177,45 @@ def _add_landed_totals(settings, results: list[dict[str, Any]]) -> None:
         conn.close()
 
 
+#: the value logged for a source that never succeeded: above every alarm's threshold
+NEVER_SUCCEEDED_HOURS = 100_000.0
+
+
+def log_freshness(settings) -> dict[str, float]:
+    """Log, per source, the hours since its last successful run (any trigger); return them.
+
+    One JSON line per source, ``{"event": "source_freshness", "source",
+    "hours_since_success"}``: the metric filter in ``template.yaml`` turns them into the
+    ``HoursSinceSuccess`` metric (dimension ``Source``) whose alarms fire when a source
+    had no successful extraction in its period. Every invocation logs every source, so
+    the three-hourly forecasts schedule keeps all four metrics current; a source that
+    never succeeded logs :data:`NEVER_SUCCEEDED_HOURS`. Read from ``extract_runs`` as the
+    loader (SELECT on ``gans_raw``); times are UTC.
+    """
+    from extract import db
+    from extract.loader import SOURCES
+
+    conn = db.connect(settings, "loader")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select source, timestampdiff(second, max(finished_at), utc_timestamp(6)) / 3600"
+                " from extract_runs where status = 'succeeded' group by source"
+            )
+            ages = {source: float(hours) for source, hours in cur.fetchall() if hours is not None}
+    finally:
+        conn.close()
+    hours = {source: round(ages.get(source, NEVER_SUCCEEDED_HOURS), 2) for source in SOURCES}
+    for source, value in hours.items():
+        log.info(
+            "%s: %s h since its last successful extraction",
+            source,
+            value,
+            extra={"event": "source_freshness", "source": source, "hours_since_success": value},
+        )
+    return hours
+
+
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point: extract what ``event`` asks for (see the module docstring)."""
     from extract.runner import extract
@@ -241,6 +280,10 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         "transform": request["transform"],
     }
     log.info("extract result %s", json.dumps(report))
+    try:
+        log_freshness(settings)
+    except Exception:  # the metric is a nicety next to the extraction's own outcome
+        log.exception("could not log the sources' freshness")
     if not report["ok"]:
         failed = [f"{r['source']} (run {r['run_id']}, {r['errors']} errors)" for r in results if r["errors"]]
         raise ExtractFailed("extraction failed for " + ", ".join(failed) + "; see extract_errors")
