@@ -55,13 +55,13 @@ if [ -f "$BUILD/extract/rds-global-bundle.pem" ]; then
 fi
 # The database host and port the transform function will see (template.yaml: GANS_DB_HOST =
 # mysql.<PrivateZoneName>, GANS_DB_PORT = DbPort), for the parse baked into the image. Taken
-# from IMAGE_DB_HOST / IMAGE_DB_PORT, else from the stack's parameters in lambda/samconfig.toml,
-# else the template's defaults.
+# from IMAGE_DB_HOST / IMAGE_DB_PORT, else from the stack's parameters in lambda/samconfig.toml
+# (SAMCONFIG=path for another file), else the template's defaults.
 "$PY" - "$BUILD/transform-image/image-settings.env" <<'PYEOF'
 import os, re, sys, tomllib
 params = {"PrivateZoneName": "gans.internal", "DbPort": "3306"}
 try:
-    with open("lambda/samconfig.toml", "rb") as fh:
+    with open(os.environ.get("SAMCONFIG") or "lambda/samconfig.toml", "rb") as fh:
         overrides = tomllib.load(fh).get("default", {}).get("deploy", {}).get("parameters", {}).get("parameter_overrides", [])
 except FileNotFoundError:
     overrides = []

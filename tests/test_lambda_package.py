@@ -349,3 +349,18 @@ def test_transform_image_contents_run_as_non_root_with_a_read_only_task_root(ima
     assert reparsed and reparsed != baked  # the copied parse was writable and was rewritten
 
     assert _tree(task) == frozen  # nothing written into the task root
+
+
+def test_the_image_is_baked_for_the_parameters_in_samconfig(tmp_path):
+    config = tmp_path / "samconfig.toml"
+    config.write_text(
+        "version = 0.1\n[default.deploy.parameters]\n"
+        'parameter_overrides = ["VpcId=vpc-1", "PrivateZoneName=data.example", "DbPort=3310"]\n'
+    )
+    env = {**os.environ, "BUILD": str(tmp_path / "build"), "PY": sys.executable, "NO_RDS_CA_DOWNLOAD": "1",
+           "SAMCONFIG": str(config)}  # fmt: skip
+    env.pop("IMAGE_DB_HOST", None)
+    env.pop("IMAGE_DB_PORT", None)
+    subprocess.run([str(PROJECT / "lambda" / "package.sh")], cwd=PROJECT, env=env, check=True, capture_output=True)
+    baked = (tmp_path / "build" / "transform-image" / "image-settings.env").read_text().split()
+    assert baked == ["GANS_DB_HOST=mysql.data.example", "GANS_DB_PORT=3310"]

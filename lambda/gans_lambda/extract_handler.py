@@ -32,6 +32,11 @@ still need the transform. Raises :class:`ExtractFailed` when a source failed, af
 every source ran, so the invocation is retried and finally dead-lettered; raises
 :class:`BadExtractEvent` for an event it cannot run.
 
+Logs (JSON in Lambda, see :mod:`gans_lambda.observability`) one line per source run
+(``"event": "extract_source"``: source, status, run id, counts) and, on every invocation,
+one per source with the hours since its last success (:func:`log_freshness`), which the
+template's per-source alarms read.
+
 Responses that could not be landed are spooled under ``GANS_SPOOL_DIR`` (default
 ``/tmp/gans/spool``, the only writable place in Lambda; the error names the folder).
 ``GANS_API_BASE_URLS`` (JSON, e.g. ``{"openweather": "http://127.0.0.1:8080"}``)
