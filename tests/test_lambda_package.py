@@ -93,6 +93,10 @@ def runtime_boto3(lambda_python, tmp_path_factory) -> Path:
 @pytest.fixture
 def moto_server(monkeypatch):
     """moto's Secrets Manager as a real HTTP server (the child process reaches it over TCP)."""
+    try:
+        import flask  # noqa: F401  (moto's server mode needs it; pinned in requirements.lock)
+    except ImportError:
+        pytest.skip("flask is not installed: reinstall the venv from requirements.lock (moto's server mode)")
     from moto.server import ThreadedMotoServer
 
     port = _free_port()
