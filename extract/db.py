@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import ssl
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
@@ -37,16 +38,28 @@ log = logging.getLogger(__name__)
 Role = Literal["admin", "loader", "dbt", "analyst"]
 
 
+class TlsVerificationError(pymysql.err.OperationalError):
+    """The server's TLS certificate did not verify against ``GANS_DB_SSL_CA``.
+
+    The message names the server and the CA bundle and carries the TLS library's reason
+    (e.g. ``certificate verify failed: unable to get local issuer certificate``): the
+    bundle is not the CA that signed the server's certificate, or the file is not a CA.
+    """
+
+
 def connect(settings: Settings, role: Role = "loader", database: str | None = None, **kwargs) -> pymysql.Connection:
     """Open a PyMySQL connection as ``role`` (its user and password from ``settings``).
 
     ``database`` defaults to the raw (landing) database. The connection uses
     utf8mb4, autocommit off and a UTC session time zone; over the socket when
     ``GANS_DB_SOCKET`` is set, else TCP, with TLS verified against
-    ``GANS_DB_SSL_CA`` when that is set.
+    ``GANS_DB_SSL_CA`` when that is set: the certificate chain must lead to that CA
+    bundle; the host name is not compared, because the functions reach RDS through a
+    private DNS alias (``mysql.<zone>``) that RDS's certificate does not name.
 
-    Raises :class:`pymysql.err.OperationalError` when the server cannot be reached
-    or refuses the login.
+    Raises :class:`TlsVerificationError` when the server's certificate does not verify
+    against the bundle, and :class:`pymysql.err.OperationalError` when the server cannot
+    be reached or refuses the login.
     """
     user = getattr(settings, f"{role}_user")
     password = getattr(settings, f"{role}_password").get_secret_value()
@@ -65,10 +78,23 @@ def connect(settings: Settings, role: Role = "loader", database: str | None = No
         params["host"] = settings.db_host
         params["port"] = settings.db_port
     if settings.db_ssl_ca:
-        params["ssl"] = {"ca": settings.db_ssl_ca}
+        # ssl_ca, not ssl={"ca": ...}: PyMySQL rebuilds the ssl dict when ssl_verify_cert is
+        # also given and drops the CA, verifying against the system store instead.
+        params["ssl_ca"] = settings.db_ssl_ca
         params["ssl_verify_cert"] = True
     params.update(kwargs)
-    return pymysql.connect(**params)
+    try:
+        return pymysql.connect(**params)
+    except pymysql.err.OperationalError as exc:
+        cause = getattr(exc, "original_exception", None) or exc.__cause__ or exc.__context__
+        if settings.db_ssl_ca and isinstance(cause, ssl.SSLError):
+            where = params.get("unix_socket") or f"{params.get('host')}:{params.get('port')}"
+            raise TlsVerificationError(
+                exc.args[0],
+                f"TLS verification of the database server {where} against the CA bundle "
+                f"{settings.db_ssl_ca} failed: {cause}",
+            ) from exc
+        raise
 
 
 # --------------------------------------------------------------------------------------

@@ -92,10 +92,19 @@ class LocalServer:
     """A MariaDB server process with all its files under ``basedir``."""
 
     def __init__(
-        self, basedir: Path = DEFAULT_BASEDIR, port: int = 3307, host: str = "127.0.0.1", root_password: str = ""
+        self,
+        basedir: Path = DEFAULT_BASEDIR,
+        port: int = 3307,
+        host: str = "127.0.0.1",
+        root_password: str = "",
+        extra_args: tuple[str, ...] = (),
     ):
+        """``root_password``: set on the first start (generated into ``.local/credentials.env``);
+        ``extra_args`` are further ``mariadbd`` options, e.g. the TLS ones of the tests'
+        TLS-only server (``--ssl-ca=... --ssl-cert=... --ssl-key=... --require-secure-transport=ON``)."""
         self.root_password = root_password
         self.basedir = Path(basedir).resolve()
+        self.extra_args = tuple(extra_args)
         self.port = port
         self.host = host
         self.datadir = self.basedir / "data"
@@ -206,7 +215,7 @@ class LocalServer:
                  f"--pid-file={self.pidfile}", f"--log-error={self.errlog}", f"--tmpdir={self.tmpdir}",
                  "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
                  "--skip-name-resolve", "--default-time-zone=+00:00", "--max-allowed-packet=64M",
-                 "--innodb-buffer-pool-size=256M", "--local-infile=1"],
+                 "--innodb-buffer-pool-size=256M", "--local-infile=1", *self.extra_args],
                 stdout=devnull, stderr=devnull, start_new_session=True,
             )  # fmt: skip
         deadline = time.monotonic() + timeout_s

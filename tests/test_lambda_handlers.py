@@ -501,3 +501,28 @@ def test_bootstrap_handler_creates_users_and_migrates(aws, settings, monkeypatch
     # the analyst's password is now the secret's
     conn = db.connect(Settings(analyst_password=new_password), "analyst", database=settings.marts_database)
     conn.close()
+
+
+def test_every_invocation_logs_each_sources_freshness_and_counts(aws, settings, recorded_apis, caplog):
+    from extract.loader import SOURCES
+
+    caplog.set_level("INFO")
+    event = scheduler_event("gans-forecasts", "2026-11-21T15:05:00Z", ["openweather"])
+    result = extract_handler.handler(event, None)
+    assert result["ok"] is True
+    # what the template's metric filter reads: one line per source, hours since its last success
+    freshness = {
+        r.source: r.hours_since_success for r in caplog.records if getattr(r, "event", None) == "source_freshness"
+    }
+    assert set(freshness) == set(SOURCES)
+    assert 0 <= freshness["openweather"] < 0.1  # succeeded just now
+    for source in set(SOURCES) - {"openweather"}:
+        assert freshness[source] == extract_handler.NEVER_SUCCEEDED_HOURS  # never ran on this database
+    [line] = [r for r in caplog.records if getattr(r, "event", None) == "extract_source"]
+    assert (line.source, line.status, line.landed, line.run_id) == (
+        "openweather",
+        "succeeded",
+        result["landed"],
+        result["sources"][0]["run_id"],
+    )
+    assert line.name == "gans_lambda.extract_handler"
