@@ -60,8 +60,9 @@ log = logging.getLogger(__name__)
 class SourceResult:
     """What one source did in one call: its run id, counters and final status.
 
-    ``status`` is ``succeeded``, ``failed`` or ``skipped`` (idempotency key seen before;
-    then ``run_id`` is None and nothing was fetched).
+    ``status`` is ``succeeded``, ``failed``, ``skipped`` (a run with the idempotency key already
+    succeeded) or ``in_progress`` (another run holds the key now: not a success); for the last
+    two ``run_id`` is None and nothing was fetched.
     """
 
     source: str
@@ -84,7 +85,7 @@ class Summary:
     @property
     def ok(self) -> bool:
         """True when no source had an error."""
-        return all(r.errors == 0 and r.status != "failed" for r in self.results)
+        return all(r.errors == 0 and r.status not in ("failed", "in_progress") for r in self.results)
 
     @property
     def exit_code(self) -> int:
@@ -114,7 +115,7 @@ class Summary:
         ]:
             table.add_column(name, justify=justify)
         for r in self.results:
-            style = {"failed": "red", "skipped": "yellow"}.get(r.status, "green")
+            style = {"failed": "red", "in_progress": "red", "skipped": "yellow"}.get(r.status, "green")
             table.add_row(
                 r.source,
                 "-" if r.run_id is None else str(r.run_id),
@@ -548,9 +549,14 @@ def extract(
                     continue
                 try:
                     run = runlog.start(name, trigger, idempotency_key)
-                except ClaimTaken:  # an overlapping delivery of the same event holds the key: it does the work
-                    log.info("%s: idempotency key %s is held by another run; skipped", name, idempotency_key)
-                    summary.results.append(SourceResult(name, None, status="skipped"))
+                except ClaimTaken:
+                    # Another delivery of the same event holds the key: it is working, or it was killed and
+                    # its lease has not run out yet. Not a success: the caller retries (Lambda: a retried
+                    # delivery after the lease finds the key done, or the abandoned run closed and free).
+                    log.warning("%s: idempotency key %s is held by another run; not run", name, idempotency_key)
+                    result = SourceResult(name, None, status="in_progress")
+                    result.messages.append(f"idempotency key {idempotency_key} is held by another run")
+                    summary.results.append(result)
                     continue
                 job = _SourceRun(source, runlog, loader, run, recorder=recorder, spool=spool, batch_size=batch_size)
                 ctx = RunContext(

@@ -247,7 +247,7 @@ def test_functions_log_json_at_info(template):
 
 
 def test_a_freshness_alarm_per_source_missing_data_breaching(template):
-    from extract.loader import SOURCES
+    from extract.sources import SOURCES
 
     [metric_filter] = _resources(template, "AWS::Logs::MetricFilter").values()
     props = metric_filter["Properties"]
