@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
@@ -60,7 +61,9 @@ class SourceResult:
     """What one source did in one call: its run id, counters and final status.
 
     ``status`` is ``succeeded``, ``failed`` or ``skipped`` (idempotency key seen before;
-    then ``run_id`` is None and nothing was fetched).
+    then ``run_id`` is None and nothing was fetched). ``left_keys``: the request keys not
+    fetched because the call's ``deadline`` came first (the fan-out plan re-queues them);
+    a run that left keys is still closed, with the status of what it did fetch.
     """
 
     source: str
@@ -71,6 +74,7 @@ class SourceResult:
     errors: int = 0
     status: str = "running"
     messages: list[str] = field(default_factory=list)
+    left_keys: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -381,13 +385,19 @@ def make_clients(
     base_urls: Mapping[str, str] | None = None,
     session_factory: Callable[[], requests.Session] | None = None,
     http_options: Mapping[str, Any] | None = None,
+    rate_share: float = 1.0,
 ) -> dict[str, HttpClient]:
     """One :class:`HttpClient` per API needed by ``sources``, keyed by API name (one rate budget each).
 
     Keys, headers and rates come from each source's :meth:`Source.client_options`; ``base_urls``
     overrides the API roots; ``http_options`` are extra :class:`HttpClient` arguments that win over
-    the sources' (tests: ``sleep``, ``backoff_factor``, ``rate_per_minute``).
+    the sources' (tests: ``sleep``, ``backoff_factor``, ``rate_per_minute``). ``rate_share`` (0 < share
+    <= 1) scales every API's rate: a fan-out worker among ``n`` concurrent ones gets ``1/n`` of the
+    API's limit, so the workers together never exceed it. Raises :class:`ValueError` for a share
+    outside (0, 1].
     """
+    if not 0 < rate_share <= 1:
+        raise ValueError(f"rate_share must be in (0, 1], got {rate_share!r}")
     urls = resolve_base_urls(settings, base_urls)
     common: dict[str, Any] = {"timeout": settings.http_timeout_s, "max_retries": settings.http_max_retries}
     common.update(http_options or {})
@@ -398,6 +408,8 @@ def make_clients(
             continue
         session = session_factory() if session_factory is not None else None
         options = {**source.client_options(settings), **common}
+        if options.get("rate_per_minute", 0) > 0:  # 0 disables the limit: no share of nothing
+            options["rate_per_minute"] = options["rate_per_minute"] * rate_share
         clients[source.api] = HttpClient(source.api, base_url=urls[source.api], session=session, **options)
     return clients
 
@@ -418,6 +430,9 @@ def extract(
     http_options: Mapping[str, Any] | None = None,
     spool_dir: str | Path | None = None,
     batch_size: int = 10,
+    request_keys: Iterable[Mapping[str, Any]] | None = None,
+    rate_share: float = 1.0,
+    deadline: float | None = None,
 ) -> Summary:
     """Fetch the tracked cities (or those named in ``cities``) live and land the responses.
 
@@ -429,7 +444,13 @@ def extract(
     - ``base_urls``: ``{api name: root URL}`` overrides (see :func:`resolve_base_urls`);
     - ``options``: per-source options, e.g. ``{"direction": "Both"}`` for the flights (FIDS direction:
       ``Arrival`` (default), ``Departure`` or ``Both``);
-    - ``spool_dir``: where unlanded batches go (default ``.local/spool``).
+    - ``spool_dir``: where unlanded batches go (default ``.local/spool``);
+    - ``request_keys``: run only the requests whose key is one of these (a fan-out batch, see
+      :mod:`extract.fanout`); the others are not fetched, and errors the sources report about
+      keys outside the batch (a city without airports) are left to the plan;
+    - ``rate_share``: this call's share of each API's rate (see :func:`make_clients`);
+    - ``deadline``: a :func:`time.monotonic` instant; no request is started after it. The
+      requests not started are reported in :attr:`SourceResult.left_keys`, the run is closed.
 
     Raises :class:`extract.settings.MissingSettingError` (naming the env var) before any
     request when a needed API key is empty, :class:`extract.cities.CitiesError` for a bad
@@ -443,9 +464,15 @@ def extract(
     if window is not None and (window[0].tzinfo is None or window[1].tzinfo is None or window[0] >= window[1]):
         raise ValueError("window must be two timezone-aware datetimes, start before end")
     chosen = select_cities(load_cities(settings.cities_file), cities)
+    wanted = None if request_keys is None else {_key_id(k) for k in request_keys}
     urls = resolve_base_urls(settings, base_urls)
     clients = make_clients(
-        settings, chosen_sources, base_urls=urls, session_factory=session_factory, http_options=http_options
+        settings,
+        chosen_sources,
+        base_urls=urls,
+        session_factory=session_factory,
+        http_options=http_options,
+        rate_share=rate_share,
     )
     recorder = Recorder(record_dir) if record_dir is not None else None
     summary = Summary()
@@ -463,6 +490,7 @@ def extract(
                     continue
                 run = runlog.start(name, trigger, idempotency_key)
                 job = _SourceRun(source, runlog, loader, run, recorder=recorder, spool=spool, batch_size=batch_size)
+                report = job.error if wanted is None else _errors_within(wanted, job.error)
                 ctx = RunContext(
                     settings=settings,
                     cities=chosen,
@@ -472,13 +500,18 @@ def extract(
                     asked=chosen_sources,
                     state=state,
                     conn=conn,
-                    error=job.error,
+                    error=report,
                 )
                 # lazily: a source may build later requests from earlier responses (landed() updates ctx.state)
                 specs = source.requests(ctx)
+                if wanted is not None:
+                    specs = [spec for spec in specs if _key_id(spec.key) in wanted]
                 bar.start(name, len(specs) if isinstance(specs, Sized) else None)
                 client = clients[source.api]
                 for spec in specs:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        job.result.left_keys.append(dict(spec.key))
+                        continue
                     try:
                         fetched = client.fetch(spec)
                     except HttpError as exc:
@@ -488,6 +521,8 @@ def extract(
                         if rows:
                             source.landed(spec, rows, ctx)
                     bar.advance(name, json.dumps(spec.key, ensure_ascii=False))
+                if job.result.left_keys:
+                    log.warning("%s: deadline reached, %d requests left", name, len(job.result.left_keys))
                 summary.results.append(job.finish())
     finally:
         for client in clients.values():
@@ -497,6 +532,23 @@ def extract(
         except Exception:
             log.debug("closing the connection failed", exc_info=True)
     return summary
+
+
+def _key_id(key: Mapping[str, Any]) -> str:
+    """A request key's identity: its canonical JSON (sorted fields), as the landing tables hash it."""
+    return json.dumps(dict(key), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _errors_within(wanted: set[str], record: Callable[..., None]) -> Callable[..., None]:
+    """``record`` for errors about keys of the batch (or about no key); others are the plan's to report."""
+
+    def error(key: dict | None, error_type: str, message: str) -> None:
+        if key is None or _key_id(key) in wanted:
+            record(key, error_type, message)
+        else:
+            log.debug("outside the batch, not recorded: %s %s: %s", key, error_type, message)
+
+    return error
 
 
 # --------------------------------------------------------------------------------------
