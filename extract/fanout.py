@@ -173,7 +173,8 @@ def plan(
 
     ``concurrency``: workers running at once, each at ``1/concurrency`` of the API's rate;
     a batch holds at most ``max_batch_seconds / seconds_per_call`` calls (all keys in one batch
-    when the API has no limit). ``conn``: a loader connection, for flights (latest landed airports).
+    when the API has no limit). ``conn``: a loader connection, for flights (latest landed airports);
+    without one, a connection is opened for the call.
     Duplicate keys are planned once. Raises :class:`PlanError` for a concurrency below 1 or a batch
     key too long, :class:`ValueError` for an unknown source or option.
     """
@@ -185,6 +186,22 @@ def plan(
     result = Plan(plan_key, source, api_rate(settings, source), concurrency, max_batch_seconds)
     if declaration.plan_by == "city":
         keys = [{"city": c.name} for c in chosen]
+    elif conn is None:
+        own = db.connect(settings, "loader")
+        try:
+            return plan(
+                settings,
+                source,
+                plan_key=plan_key,
+                concurrency=concurrency,
+                cities=cities,
+                window=window,
+                options=options,
+                max_batch_seconds=max_batch_seconds,
+                conn=own,
+            )
+        finally:
+            own.close()
     else:
         ctx = RunContext(
             settings=settings,
