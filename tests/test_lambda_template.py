@@ -84,8 +84,8 @@ def test_schedules_run_in_berlin_time_with_retries_and_dead_letter_queue(templat
         props = schedule["Properties"]
         assert props["ScheduleExpressionTimezone"] == "Europe/Berlin", name
         target = props["Target"]
-        assert _refers_to(target["Arn"], "ExtractFunction"), name
-        assert _refers_to(target["RoleArn"], "SchedulerRole"), name
+        assert _refers_to(target["Arn"], "ExtractStateMachine"), name  # the fan-out, see test_fanout_template
+        assert _refers_to(target["RoleArn"], "SchedulerFanoutRole"), name
         assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1, name
         assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] >= 60, name
         assert _refers_to(target["DeadLetterConfig"]["Arn"], "DeadLetterQueue"), name
