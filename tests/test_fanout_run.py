@@ -16,6 +16,7 @@ and ``cities`` with what they are built from, tests whose parents are all built 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import sys
@@ -30,6 +31,7 @@ from werkzeug import Response
 
 from extract import db
 from extract.fanout import collect, plan, run_batch, save_plan, stored_batches
+from extract.sources import SOURCES
 from tests.fanout_helpers import write_cities
 from transform.dbt_runner import run_dbt
 
@@ -196,7 +198,7 @@ class _Context:
         return int((self.until - time.monotonic()) * 1000)
 
 
-def test_time_guard_closes_the_run_and_requeues_the_keys_left(fanout_setup, monkeypatch):
+def test_time_guard_closes_the_run_and_requeues_the_keys_left(fanout_setup, monkeypatch, caplog):
     settings, cities, _, fake, urls = fanout_setup
     settings = settings.model_copy(update={"openweather_rate_per_minute": 600})  # 0.1 s a call for one worker
     monkeypatch.setenv("GANS_API_BASE_URLS", json.dumps(urls))
@@ -237,6 +239,11 @@ def test_time_guard_closes_the_run_and_requeues_the_keys_left(fanout_setup, monk
         {"step": "batch", "item": collected["items"][0], "concurrency": 1}, None, settings=settings
     )
     assert again["idempotency_key"].endswith("/openweather/0r1") and again["requests"] == result["left"]
-    final = fanout_handler.collect_step(collected, settings=settings)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="gans_lambda"):
+        final = fanout_handler.collect_step(collected, settings=settings)
     assert final["items"] == [] and final["landed_total"] == item["keys"] and final["ok"] is True
+    # the freshness alarms read these lines: the schedules reach the sources through this step
+    fresh = {r.source: r.hours_since_success for r in caplog.records if getattr(r, "event", "") == "source_freshness"}
+    assert fresh["openweather"] < 1 and set(fresh) == set(SOURCES)
     assert len(fake.arrivals) == item["keys"] == 20

@@ -41,7 +41,7 @@ import time
 from typing import Any
 
 from gans_lambda import aws_secrets
-from gans_lambda.extract_handler import BadExtractEvent, _base_urls, _instant, parse_event
+from gans_lambda.extract_handler import BadExtractEvent, _base_urls, _instant, log_freshness, parse_event
 
 log = logging.getLogger(__name__)
 log.setLevel(logging.INFO)
@@ -191,6 +191,10 @@ def collect_step(event: dict[str, Any], settings=None) -> dict[str, Any]:
         and not event.get("problem_count")
     )
     log.info("collect %s", json.dumps({k: v for k, v in state.items() if k != "items"}, default=str))
+    try:  # the schedules run through here, not the extract function: the freshness alarms read these lines
+        log_freshness(settings)
+    except Exception:  # the metric is a nicety next to the plan's own outcome
+        log.exception("could not log the sources' freshness")
     return state
 
 
