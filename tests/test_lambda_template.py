@@ -56,6 +56,7 @@ def test_transform_is_sam(template):
 
 EXPECTED_SCHEDULES = {
     # sources -> the cron fields that give the cadence
+    ("open_meteo",): "15 * * * ? *",  # hourly
     ("openweather",): "*/3",  # every 3 hours
     ("aerodatabox_flights",): "* * ? *",  # daily
     ("aerodatabox_airports",): "MON",  # weekly
@@ -77,7 +78,7 @@ def test_schedules_cover_every_source_with_their_cadence(template):
 
 def test_schedules_run_in_berlin_time_with_retries_and_dead_letter_queue(template):
     schedules = _resources(template, "AWS::Scheduler::Schedule")
-    assert len(schedules) == 4
+    assert len(schedules) == 5
     for name, schedule in schedules.items():
         props = schedule["Properties"]
         assert props["ScheduleExpressionTimezone"] == "Europe/Berlin", name
