@@ -89,7 +89,7 @@ all_hours as (
         city_id,
         hour_utc
     from hours
-    union
+    union distinct
     select
         city_id,
         forecast_hour_utc as hour_utc
@@ -196,7 +196,10 @@ select
         -- Open-Meteo's snowfall is in cm of snow; its water equivalent is what precipitation adds to rain and showers
         when hourly.city_id is not null
             then cast(
-                greatest(coalesce(hourly.precipitation_mm, 0) - coalesce(hourly.rain_mm, 0) - coalesce(hourly.showers_mm, 0), 0)
+                greatest(
+                    coalesce(hourly.precipitation_mm, 0) - coalesce(hourly.rain_mm, 0) - coalesce(hourly.showers_mm, 0),
+                    0
+                )
                 as decimal(7, 2)
             )
         else cast(round(hours.snow_3h_mm / 3, 2) as decimal(7, 2))

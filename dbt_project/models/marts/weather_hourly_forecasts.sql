@@ -37,13 +37,10 @@ zones as (
     from {{ ref('tracked_cities') }}
 )
 
-select
+select  -- noqa: ST06
     new_hours.city_id,
     new_hours.model,
     new_hours.forecast_hour_utc,
-    convert_tz(new_hours.forecast_hour_utc, 'UTC', zones.timezone) as forecast_hour_local,
-    cast(convert_tz(new_hours.forecast_hour_utc, 'UTC', zones.timezone) as date) as local_date,
-    hour(convert_tz(new_hours.forecast_hour_utc, 'UTC', zones.timezone)) as local_hour,
     zones.timezone,
     new_hours.fetched_at_utc,
     new_hours.temperature_c,
@@ -60,7 +57,10 @@ select
     new_hours.wind_direction_deg,
     new_hours.visibility_m,
     new_hours.landing_id,
-    new_hours.loaded_at_utc as landing_loaded_at
+    new_hours.loaded_at_utc as landing_loaded_at,
+    convert_tz(new_hours.forecast_hour_utc, 'UTC', zones.timezone) as forecast_hour_local,
+    cast(convert_tz(new_hours.forecast_hour_utc, 'UTC', zones.timezone) as date) as local_date,
+    hour(convert_tz(new_hours.forecast_hour_utc, 'UTC', zones.timezone)) as local_hour
 from new_hours
 left join zones
     on new_hours.city_id = zones.city_id

@@ -14,6 +14,7 @@ landing as (
         fetched_at as fetched_at_utc,
         loaded_at as loaded_at_utc,
         cast(json_extract(payload, '$.utc_offset_seconds') as signed) as utc_offset_s,
+        json_keys(payload, '$.hourly') as hourly_keys_json,
         payload
     from {{ source('gans_raw', 'open_meteo_forecasts') }}
     where http_status = 200
@@ -25,12 +26,14 @@ series as (
         landing.*,
         substring(hourly_keys.hourly_key, 15) as suffix
     from landing
+    -- noqa: disable=LT02
     cross join json_table(
-        json_keys(landing.payload, '$.hourly'), '$[*]' columns (
+        landing.hourly_keys_json, '$[*]' columns (
             hourly_key varchar(200) path '$' null on error
         )
     ) as hourly_keys
-    where hourly_keys.hourly_key like 'temperature\_2m%'
+    -- noqa: enable=LT02
+    where left(hourly_keys.hourly_key, 14) = 'temperature_2m'
 ),
 
 models as (
@@ -47,8 +50,8 @@ models as (
             when suffix <> '' then substring(suffix, 2)
             when models_requested is not null and models_requested not like '%,%' then models_requested
             else 'best_match'
-        end as model,
-        json_extract(payload, '$.hourly.time') as times,
+        end as model,  -- noqa: RF04
+        json_extract(payload, '$.hourly.time') as time_series,
         {%- for name in ['temperature_2m', 'apparent_temperature', 'precipitation', 'rain', 'showers',
                          'snowfall', 'precipitation_probability', 'weather_code', 'cloud_cover',
                          'wind_speed_10m', 'wind_gusts_10m', 'wind_direction_10m', 'visibility'] %}
@@ -65,15 +68,15 @@ models as (
 hours as (
     select
         models.*,
-        hour.hour_index,
-        hour.hour_text
+        hour_rows.hour_index,
+        hour_rows.hour_text
     from models
     cross join json_table(
-        models.times, '$[*]' columns (
+        models.time_series, '$[*]' columns (
             hour_index for ordinality,
             hour_text varchar(32) path '$' null on error
         )
-    ) as hour
+    ) as hour_rows
 ),
 
 valued as (
@@ -104,7 +107,7 @@ valued as (
 select
     landing_id,
     model_index,
-    {{ as_text('cast(model as char(64))') }} as model,
+    {{ as_text('cast(model as char(64))') }} as model,  -- noqa: RF04
     hour_index,
     {{ city_id('city_name') }} as city_id,
     city_name,
