@@ -128,7 +128,8 @@ class Bench:
         """Start a throw-away MariaDB in the work folder and point GANS_* at it."""
         base = self.work / "mariadb"
         shutil.rmtree(base, ignore_errors=True)
-        self.server = LocalServer(base / "server", port=free_port())
+        credentials = ensure_credentials(base / "credentials.env")
+        self.server = LocalServer(base / "server", port=free_port(), root_password=credentials["GANS_ADMIN_PASSWORD"])
         # a private tmpdir (mariadbd takes TMPDIR's): others' clean-ups of /tmp must not hit its temp tables
         tmpdir = base / "tmp"
         tmpdir.mkdir(parents=True, exist_ok=True)
@@ -147,11 +148,10 @@ class Bench:
             "GANS_DB_SOCKET": "",
             "GANS_DB_SSL_CA": "",
             "GANS_ADMIN_USER": "root",
-            "GANS_ADMIN_PASSWORD": "",
             "GANS_BENCH_WORK": str(self.work),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DO_NOT_TRACK": "1",
-            **ensure_credentials(base / "credentials.env"),
+            **credentials,
         }
         self._saved_env = {key: os.environ.get(key) for key in self.env}
         os.environ.update(self.env)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
@@ -39,12 +40,12 @@ import requests
 
 from extract import db
 from extract.cities import load_cities, select_cities
-from extract.http import HttpClient, HttpError, redact, redact_body
+from extract.http import HttpClient, HttpError, redact, redact_body, register_settings_secrets, scrub_secrets
 from extract.instants import format_instant
 from extract.loader import LandingRow, Loader, LoadError
 from extract.recording import Recorder, read_manifest
 from extract.response import RequestSpec, Response
-from extract.runlog import Run, RunLog
+from extract.runlog import ClaimTaken, Run, RunLog
 from extract.settings import LOCAL_DIR, Settings
 from extract.sources import REGISTRY, SOURCES, ParseError, RunContext, Source
 
@@ -215,6 +216,8 @@ class _SourceRun:
         self.replay_dir = replay_dir
         self.result = SourceResult(source.name, run.id)
         self._batch: list[tuple[Response, list[LandingRow]]] = []
+        self._row_limit: int | None = None
+        self._renewed = time.monotonic()
 
     def error(
         self,
@@ -241,8 +244,21 @@ class _SourceRun:
             log.error("%s %s: %s: %s (not recorded in extract_errors: %s)", self.source, key, error_type, message, exc)
 
     def handle(self, fetched: Response) -> list[LandingRow]:
-        """Count, record, check (status, key), parse and queue one response; returns its landing rows ([] on error)."""
+        """Count, record, check (status, key), parse and queue one response; returns its landing rows ([] on error).
+
+        Whatever the body holds (not JSON, nested thousands deep, integers JSON cannot carry, lone
+        surrogates, larger than the server's packet), the outcome is queued rows or one
+        ``extract_errors`` row with the reason and the (capped) body: never an exception. A configured
+        secret found in the body is replaced by ``***`` before anything else sees it (counted in
+        ``extract_runs.secrets_redacted``).
+        """
         self.run.counters.requests += 1
+        self._keep_lease()
+        body, found = scrub_secrets(fetched.body)
+        if found:
+            self.run.counters.secrets_redacted += found
+            log.warning("%s %s: %d secret value(s) in the body replaced by ***", self.source, fetched.key, found)
+            fetched = fetched.with_body(body)
         if self.recorder is not None:
             try:
                 self.recorder.record(fetched)
@@ -260,13 +276,53 @@ class _SourceRun:
         try:
             self.source.check_key(fetched.key)
             rows = self.source.parse(fetched)
+            sizes = [row.statement_bytes() for row in rows]
         except ParseError as exc:
             self.error(fetched.key, "ParseError", str(exc), http_status=fetched.status, body=fetched.body)
+            return []
+        except Exception as exc:  # noqa: BLE001 - a body the parser or serialiser chokes on is data, not a crash
+            self.error(
+                fetched.key,
+                "ParseError",
+                f"unusable body: {type(exc).__name__}: {exc}",
+                http_status=fetched.status,
+                body=fetched.body,
+            )
+            return []
+        limit = self._max_row_bytes()
+        if limit is not None and sizes and max(sizes) > limit:
+            self.error(
+                fetched.key,
+                "TooLarge",
+                f"{max(sizes)} bytes to send for one row; the server accepts at most {limit} (max_allowed_packet)",
+                http_status=fetched.status,
+                body=fetched.body,
+            )
             return []
         self._batch.append((fetched, rows))
         if len(self._batch) >= self.batch_size:
             self.flush()
         return rows
+
+    def _max_row_bytes(self) -> int | None:
+        """The server's row size limit (:meth:`Loader.max_row_bytes`); None while the database does not answer."""
+        if self._row_limit is None:
+            try:
+                self._row_limit = self.loader.max_row_bytes()
+            except Exception as exc:  # the batch that follows records the database's state
+                log.warning("%s: could not read the server's packet limit: %s", self.source, exc)
+        return self._row_limit
+
+    def _keep_lease(self) -> None:
+        """Renew the run's lease when a quarter of it has passed (a killed process stops renewing)."""
+        now = time.monotonic()
+        if now - self._renewed < self.runlog.lease_seconds / 4:
+            return
+        try:
+            self.runlog.renew(self.run)
+            self._renewed = now
+        except Exception as exc:  # database gone: the batch that follows records it
+            log.warning("%s: could not renew the lease of run %s: %s", self.source, self.run.id, exc)
 
     def fetch_failed(self, spec: RequestSpec, exc: Exception) -> None:
         """Count a request that got no response (connection error, timeout) and record the error."""
@@ -274,21 +330,45 @@ class _SourceRun:
         self.error(spec.key, type(exc).__name__, str(exc))
 
     def flush(self) -> None:
-        """Land the queued rows in one transaction; on failure spool the responses and record the error."""
+        """Land the queued rows in one transaction.
+
+        When the server refuses the data (not the connection), the batch is split in halves until
+        the responses it refuses are found: the others land, each refused one is an
+        ``extract_errors`` row with its body. When the database cannot be reached (after the
+        loader reopened the connection once), the responses are spooled and the error recorded.
+        """
         if not self._batch:
             return
         batch, self._batch = self._batch, []
+        self._land(batch)
+
+    def _land(self, batch: list[tuple[Response, list[LandingRow]]]) -> None:
         rows = [row for _, rows in batch for row in rows]
         try:
             result = self.loader.land(self.run.id, rows)
         except LoadError as exc:
+            if not exc.connection:
+                if len(batch) > 1:
+                    middle = len(batch) // 2
+                    self._land(batch[:middle])
+                    self._land(batch[middle:])
+                    return
+                fetched = batch[0][0]
+                self.error(
+                    fetched.key,
+                    "LoadRefused",
+                    f"the database refused this response's rows: {exc.__cause__ or exc}",
+                    http_status=fetched.status,
+                    body=fetched.body,
+                )
+                return
             if self.replay_dir is not None:
                 where = f"the recordings stay in {self.replay_dir}; replay it again once the database is back"
             else:
                 folder = self.spool.write([fetched for fetched, _ in batch])
                 where = (
                     f"the {len(batch)} responses were written to {folder}; "
-                    f"land them with `python -m extract replay {folder}`"
+                    f"land them with `python -m gans replay {folder}`"
                     if folder
                     else "the responses could not be spooled either"
                 )
@@ -304,8 +384,11 @@ class _SourceRun:
         self.run.counters.rows_duplicate += result.duplicates
 
     def finish(self) -> SourceResult:
-        """Flush, close the run in ``extract_runs`` and return the result."""
-        self.flush()
+        """Flush, close the run in ``extract_runs`` and return the result (never raises)."""
+        try:
+            self.flush()
+        except Exception as exc:  # noqa: BLE001 - the run must still close
+            self.error(None, type(exc).__name__, f"landing failed: {exc}")
         try:
             status = self.runlog.finish(self.run)
         except Exception as exc:
@@ -492,8 +575,10 @@ def extract(
             for name, aliases in missing.items()
         )
     spool = _Spool(Path(spool_dir) if spool_dir is not None else None, summary)
+    register_settings_secrets(settings)
     conn = db.connect(settings, "loader")
     runlog, loader = RunLog(conn), Loader(conn)
+    runlog.close_abandoned()
     state: dict[str, Any] = {}  # shared by the sources of this call (airports found -> flights)
     try:
         with _Progress(progress) as bar:
@@ -503,7 +588,12 @@ def extract(
                     log.info("%s: a run with idempotency key %s already succeeded; skipped", name, idempotency_key)
                     summary.results.append(SourceResult(name, None, status="skipped"))
                     continue
-                run = runlog.start(name, trigger, idempotency_key)
+                try:
+                    run = runlog.start(name, trigger, idempotency_key)
+                except ClaimTaken:  # an overlapping delivery of the same event holds the key: it does the work
+                    log.info("%s: idempotency key %s is held by another run; skipped", name, idempotency_key)
+                    summary.results.append(SourceResult(name, None, status="skipped"))
+                    continue
                 job = _SourceRun(source, runlog, loader, run, recorder=recorder, spool=spool, batch_size=batch_size)
                 ctx = RunContext(
                     settings=settings,
@@ -516,20 +606,11 @@ def extract(
                     conn=conn,
                     error=job.error,
                 )
-                # lazily: a source may build later requests from earlier responses (landed() updates ctx.state)
-                specs = source.requests(ctx)
-                bar.start(name, len(specs) if isinstance(specs, Sized) else None)
-                client = clients[source.api]
-                for spec in specs:
-                    try:
-                        fetched = client.fetch(spec)
-                    except HttpError as exc:
-                        job.fetch_failed(spec, exc)
-                    else:
-                        rows = job.handle(fetched)
-                        if rows:
-                            source.landed(spec, rows, ctx)
-                    bar.advance(name, json.dumps(spec.key, ensure_ascii=False))
+                try:
+                    _run_source(source, ctx, job, clients[source.api], bar)
+                except Exception as exc:  # noqa: BLE001 - whatever broke, the run closes with the error recorded
+                    log.exception("%s: run %s stopped", name, run.id)
+                    job.error(None, type(exc).__name__, f"the run stopped: {exc}")
                 summary.results.append(job.finish())
     finally:
         for client in clients.values():
@@ -539,6 +620,33 @@ def extract(
         except Exception:
             log.debug("closing the connection failed", exc_info=True)
     return summary
+
+
+def _run_source(source: Source, ctx: RunContext, job: _SourceRun, client: HttpClient, bar: _Progress) -> None:
+    """Fetch and handle each of ``source``'s requests for ``ctx``, one after the other."""
+    # lazily: a source may build later requests from earlier responses (landed() updates ctx.state)
+    specs = source.requests(ctx)
+    bar.start(source.name, len(specs) if isinstance(specs, Sized) else None)
+    for spec in specs:
+        try:
+            fetched = client.fetch(spec)
+        except HttpError as exc:
+            job.fetch_failed(spec, exc)
+        else:
+            rows = job.handle(fetched)
+            if rows:
+                source.landed(spec, rows, ctx)
+        bar.advance(source.name, json.dumps(spec.key, ensure_ascii=False))
+
+
+def close_abandoned(settings: Settings) -> list[int]:
+    """Close every run left ``running`` past its lease as ``abandoned`` (:meth:`RunLog.close_abandoned`), as
+    the loader user; returns their ids. Every :func:`extract` and :func:`replay` does this first."""
+    conn = db.connect(settings, "loader")
+    try:
+        return RunLog(conn).close_abandoned()
+    finally:
+        conn.close()
 
 
 # --------------------------------------------------------------------------------------
@@ -576,8 +684,10 @@ def replay(
     totals = Counter(e.source for e in entries)
     chosen = asked if asked is not None else [s for s in SOURCES if s in totals]
     summary = Summary()
+    register_settings_secrets(settings)
     conn = db.connect(settings, "loader")
     runlog, loader = RunLog(conn), Loader(conn)
+    runlog.close_abandoned()
     spool = _Spool(None, summary)
     try:
         with _Progress(progress) as bar:
@@ -595,19 +705,23 @@ def replay(
                 )
                 bar.start(source, totals[source])
             previous: _SourceRun | None = None
-            for entry in entries:
-                job = jobs[entry.source]
-                if previous is not None and previous is not job:
-                    previous.flush()  # land in global fetched_at order, across tables too
-                previous = job
-                try:
-                    fetched = entry.read()
-                except OSError as exc:
-                    job.run.counters.requests += 1
-                    job.error(entry.key, "MissingBody", f"line {entry.line}: cannot read {entry.body}: {exc}")
-                else:
-                    job.handle(fetched)
-                bar.advance(entry.source, f"{entry.body} ({format_instant(entry.fetched_at)})")
+            try:
+                for entry in entries:
+                    job = jobs[entry.source]
+                    if previous is not None and previous is not job:
+                        previous.flush()  # land in global fetched_at order, across tables too
+                    previous = job
+                    try:
+                        fetched = entry.read()
+                    except OSError as exc:
+                        job.run.counters.requests += 1
+                        job.error(entry.key, "MissingBody", f"line {entry.line}: cannot read {entry.body}: {exc}")
+                    else:
+                        job.handle(fetched)
+                    bar.advance(entry.source, f"{entry.body} ({format_instant(entry.fetched_at)})")
+            except Exception as exc:  # noqa: BLE001 - whatever broke, every run closes with the error recorded
+                log.exception("replay of %s stopped", directory)
+                (previous or next(iter(jobs.values()))).error(None, type(exc).__name__, f"the replay stopped: {exc}")
             for source in chosen:
                 summary.results.append(jobs[source].finish())
     finally:

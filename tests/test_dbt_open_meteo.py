@@ -148,6 +148,60 @@ def test_conditions_take_open_meteo_hours_then_openweather_slots(built):
     assert by_hour[datetime(2024, 5, 9, 0)][7] == 2  # 02:00 in Berlin
 
 
+def _reconciliation(settings: Settings, source: str) -> dict[int, tuple[int, int, int]]:
+    rows = _query(
+        settings,
+        "select landing_id, records_in_payload, records_staged, records_rejected from landing_reconciliation"
+        " where source_name = %s",
+        (source,),
+    )
+    return {landing_id: (records, staged, rejected) for landing_id, records, staged, rejected in rows}
+
+
+def test_bad_hours_are_rejected_with_reasons_and_reconcile(built):
+    settings = built["settings"]
+    body = open_meteo_body(53.55, 10.0, OM_HOURS)
+    hourly = body["hourly"]
+    hourly["time"][0] = "soon"  # no ISO hour
+    hourly["temperature_2m"][1] = None  # no forecast for this hour
+    hourly["cloud_cover"][2] = 250  # out of range
+    hourly["wind_speed_10m"][3] = "fast"  # no number
+    land(settings, [_open_meteo_row("Hamburg", body, FETCHED + timedelta(hours=1))])
+    result = run_dbt(["build"], settings, **built["kwargs"])
+    failed = [(r.node.name, r.status, r.message) for r in result.result.results if r.status not in ("success", "pass")]
+    assert result.success and not failed, failed  # assert_landing_records_reconcile among them
+
+    [(hamburg_id,)] = _query(
+        settings, "select landing_id from landing_rejects where source_name = 'open_meteo' group by landing_id"
+    )
+    reconciled = _reconciliation(settings, "open_meteo")
+    # one model series (temperature_2m) x 24 hours; the four crafted hours rejected, the rest staged
+    assert reconciled[hamburg_id] == (OM_HOURS, OM_HOURS - 4, 4)
+    assert all(records == staged + rejected for records, staged, rejected in reconciled.values())
+    rejects = _query(
+        settings,
+        "select record_path, reject_reason from landing_rejects where source_name = 'open_meteo' and landing_id = %s"
+        " order by record_path",
+        (hamburg_id,),
+    )
+    assert rejects == [
+        ("$.hourly.temperature_2m[0]", "$.hourly.time not an ISO hour"),
+        ("$.hourly.temperature_2m[1]", "temperature_2m null: no forecast for this model and hour"),
+        ("$.hourly.temperature_2m[2]", "cloud_cover out of range"),
+        ("$.hourly.temperature_2m[3]", "wind_speed_10m not a number"),
+    ]
+    # the good hours of the same response reach the mart
+    [(hours,)] = _query(settings, "select count(*) from weather_hourly_forecasts where city_id = ("
+                                  "select city_id from cities where city_name = 'Hamburg')")  # fmt: skip
+    assert hours == OM_HOURS - 4
+    health = _query(
+        settings,
+        "select sum(records_in_payload), sum(records_staged), sum(records_rejected) from source_health"
+        " where source_name = 'open_meteo'",
+    )
+    assert health == [tuple(Decimal(sum(v[i] for v in reconciled.values())) for i in range(3))]
+
+
 def test_multi_model_capture_stages_one_row_per_model_and_hour(built, capture):  # noqa: F811
     settings = built["settings"]
     body = json.loads(capture)
@@ -176,3 +230,29 @@ def test_multi_model_capture_stages_one_row_per_model_and_hour(built, capture): 
     assert per_model["icon_d2"][0] == 55
     # first ecmwf_ifs025 hour: 2.3 °C, wind 8.6 km/h -> 2.39 m/s, precipitation probability 0 %
     assert ecmwf_first == (Decimal("2.30"), Decimal("2.39"), 0)
+
+
+def test_multi_model_capture_reconciles(built, capture):  # noqa: F811
+    settings = built["settings"]
+    db.bootstrap(settings, reset=True)  # the capture alone (the last test: it empties the database)
+    body = json.loads(capture)
+    params = {"latitude": 45.75, "longitude": 12.75, "timezone": "GMT", "models": "ecmwf_ifs025,icon_d2"}
+    land(settings, [_open_meteo_row("Veneto", body, FETCHED, params)])
+    # cautious: only the tests all of whose parents are built here (the capture is of no tracked city)
+    select = ["--select", "+landing_reconciliation", "+source_health", "--indirect-selection", "cautious"]
+    result = run_dbt(["build", *select], settings, **built["kwargs"])
+    names = {r.node.name for r in result.result.results}
+    failed = [(r.node.name, r.status, r.message) for r in result.result.results if r.status not in ("success", "pass")]
+    assert result.success and not failed, failed
+    assert "assert_landing_records_reconcile" in names
+    # read off the capture: 168 hours x 12 model series = 2016 records; 1154 (hour, model) pairs have a
+    # temperature (ecmwf_ifs025, gfs_global, ecmwf_ifs, icon_global 168 each; cma_grapes_global 123,
+    # meteofrance_arpege_europe 103, italia_meteo_arpae_icon_2i 73, knmi 65, dmi 63, icon_d2 55; gem_regional
+    # and bom_access_global none); the other 862 are rejects for the missing temperature
+    [(records, staged, rejected)] = _reconciliation(settings, "open_meteo").values()
+    assert (records, staged, rejected) == (2016, 1154, 862)
+    reasons = _query(
+        settings,
+        "select reject_reason, count(*) from landing_rejects where source_name = 'open_meteo' group by reject_reason",
+    )
+    assert reasons == [("temperature_2m null: no forecast for this model and hour", 862)]

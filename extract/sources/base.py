@@ -106,13 +106,26 @@ class Source:
         """Called after a response of this source was parsed into ``rows`` (e.g. to feed a later source)."""
 
     def check_key(self, key: Any) -> dict[str, Any]:
-        """``key`` when it holds exactly :attr:`key_fields`, each a non-blank string; :class:`ParseError` otherwise."""
+        """``key`` when it holds exactly :attr:`key_fields`, each a non-blank, trimmed string (a ``city`` also
+        within the seed's column width, :func:`extract.cities.check_city_name`); :class:`ParseError` otherwise.
+
+        Called by the runner for every response, live and replayed, before :meth:`parse`.
+        """
+        from extract.cities import check_city_name
+
         if not isinstance(key, dict) or set(key) != set(self.key_fields):
-            raise ParseError(f"request key {key!r} should have the fields {', '.join(self.key_fields)}")
+            raise ParseError(f"request key {str(key)[:300]!r} should have the fields {', '.join(self.key_fields)}")
         for name in self.key_fields:
             value = key[name]
             if not isinstance(value, str) or not value.strip():
                 raise ParseError(f"request key {key!r}: {name!r} should be a non-blank string")
+            if value != value.strip():
+                raise ParseError(f"request key {key!r}: {name!r} has leading or trailing whitespace")
+            if name == "city":
+                try:
+                    check_city_name(value)
+                except ValueError as exc:
+                    raise ParseError(f"request key {str(key)[:300]}: {exc}") from None
         return key
 
     def row(self, response: Response, payload: Any, **extra: str | None) -> LandingRow:

@@ -5,7 +5,7 @@
         unique_key=['city_id', 'model', 'forecast_hour_utc'],
         post_hook=[
             "{{ ensure_index('ix_weather_hourly_forecasts_hour', 'city_id, model, forecast_hour_utc') }}",
-            "{{ ensure_index('ix_weather_hourly_forecasts_loaded', 'landing_loaded_at') }}",
+            "{{ ensure_index('ix_weather_hourly_forecasts_loaded', 'loaded_at') }}",
             "{{ ensure_index('ix_weather_hourly_forecasts_time', 'forecast_hour_utc') }}",
         ],
     )
@@ -27,7 +27,7 @@ new_hours as (
         ) as recency_rank
     from {{ ref('stg_open_meteo__forecasts') }}
     where 1 = 1
-        {{ incremental_landing_filter('loaded_at_utc') }}  -- noqa: LT02
+        {{ incremental_landing_filter('loaded_at') }}  -- noqa: LT02
 ),
 
 zones as (
@@ -57,7 +57,7 @@ select  -- noqa: ST06
     new_hours.wind_direction_deg,
     new_hours.visibility_m,
     new_hours.landing_id,
-    new_hours.loaded_at_utc as landing_loaded_at,
+    new_hours.loaded_at,
     convert_tz(new_hours.forecast_hour_utc, 'UTC', zones.timezone) as forecast_hour_local,
     cast(convert_tz(new_hours.forecast_hour_utc, 'UTC', zones.timezone) as date) as local_date,
     hour(convert_tz(new_hours.forecast_hour_utc, 'UTC', zones.timezone)) as local_hour
