@@ -191,7 +191,7 @@ def log_freshness(settings) -> dict[str, float]:
     loader (SELECT on ``gans_raw``); times are UTC.
     """
     from extract import db
-    from extract.loader import SOURCES
+    from extract.sources import SOURCES
 
     conn = db.connect(settings, "loader")
     try:
