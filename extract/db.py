@@ -238,7 +238,7 @@ def bootstrap(settings: Settings, *, reset: bool = False) -> None:
     conn = connect(settings, "admin", autocommit=True)
     try:
         with conn.cursor() as cur:
-            for table in sorted({s.landing_table for s in REGISTRY.values()} | {"extract_errors"}):
+            for table in sorted({s.landing_table for s in REGISTRY.values()} | set(LOADER_INSERT_TABLES)):
                 cur.execute(f"grant insert on {raw}.{_quote_ident(table)} to %s@'%%'", (settings.loader_user,))
             for procedure in LOADER_PROCEDURES:
                 cur.execute(f"grant execute on procedure {raw}.{procedure} to %s@'%%'", (settings.loader_user,))
@@ -246,6 +246,8 @@ def bootstrap(settings: Settings, *, reset: bool = False) -> None:
         conn.close()
 
 
+#: tables beside the landing tables the loader inserts into: errors, and the fan-out plans (migration 011)
+LOADER_INSERT_TABLES = ("extract_errors", "extract_plan_batches")
 #: the run-log procedures (migration 010) the loader may call; it has no INSERT or UPDATE on extract_runs
 LOADER_PROCEDURES = ("gans_open_run", "gans_renew_run_lease", "gans_close_run", "gans_close_abandoned_run")
 

@@ -37,8 +37,11 @@ log = logging.getLogger(__name__)
 MAX_ERROR_BODY = 1_000_000
 #: characters of an error message kept (``extract_errors.message`` is TEXT: 64 KB)
 MAX_ERROR_MESSAGE = 10_000
-#: seconds a run's lease lasts; the runner renews it while it works (see :meth:`RunLog.renew`)
-DEFAULT_LEASE_SECONDS = 900
+#: seconds a run's lease lasts; the runner renews it every quarter of it while it works (see
+#: :meth:`RunLog.renew`). Short enough that a killed Lambda's lease runs out (<= 135 s after its last
+#: renewal) before Lambda's second asynchronous retry (about 3 minutes after the failure), which then
+#: finds the run abandoned and its key free; long enough for one slow request with its retries.
+DEFAULT_LEASE_SECONDS = 180
 #: HTTP statuses ``extract_errors.http_status`` (SMALLINT) can hold
 _STATUS_RANGE = range(0, 32768)
 

@@ -60,9 +60,12 @@ log = logging.getLogger(__name__)
 class SourceResult:
     """What one source did in one call: its run id, counters and final status.
 
-    ``status`` is ``succeeded``, ``failed`` or ``skipped`` (idempotency key seen before, or
-    an API key missing in a run of the default sources; then ``run_id`` is None and nothing
-    was fetched).
+    ``status`` is ``succeeded``, ``failed``, ``skipped`` (a run with the idempotency key already
+    succeeded, or an API key missing in a run of the default sources) or ``in_progress``
+    (another run holds the key now: not a success); for the last two ``run_id`` is None and
+    nothing was fetched. ``left_keys``: the request keys not fetched because the call's
+    ``deadline`` came first (the fan-out plan re-queues them); a run that left keys is still
+    closed, with the status of what it did fetch.
     """
 
     source: str
@@ -73,6 +76,7 @@ class SourceResult:
     errors: int = 0
     status: str = "running"
     messages: list[str] = field(default_factory=list)
+    left_keys: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -87,7 +91,7 @@ class Summary:
     @property
     def ok(self) -> bool:
         """True when no source had an error."""
-        return all(r.errors == 0 and r.status != "failed" for r in self.results)
+        return all(r.errors == 0 and r.status not in ("failed", "in_progress") for r in self.results)
 
     @property
     def exit_code(self) -> int:
@@ -117,7 +121,7 @@ class Summary:
         ]:
             table.add_column(name, justify=justify)
         for r in self.results:
-            style = {"failed": "red", "skipped": "yellow"}.get(r.status, "green")
+            style = {"failed": "red", "in_progress": "red", "skipped": "yellow"}.get(r.status, "green")
             table.add_row(
                 r.source,
                 "-" if r.run_id is None else str(r.run_id),
@@ -488,13 +492,19 @@ def make_clients(
     base_urls: Mapping[str, str] | None = None,
     session_factory: Callable[[], requests.Session] | None = None,
     http_options: Mapping[str, Any] | None = None,
+    rate_share: float = 1.0,
 ) -> dict[str, HttpClient]:
     """One :class:`HttpClient` per API needed by ``sources``, keyed by API name (one rate budget each).
 
     Keys, headers and rates come from each source's :meth:`Source.client_options`; ``base_urls``
     overrides the API roots; ``http_options`` are extra :class:`HttpClient` arguments that win over
-    the sources' (tests: ``sleep``, ``backoff_factor``, ``rate_per_minute``).
+    the sources' (tests: ``sleep``, ``backoff_factor``, ``rate_per_minute``). ``rate_share`` (0 < share
+    <= 1) scales every API's rate: a fan-out worker among ``n`` concurrent ones gets ``1/n`` of the
+    API's limit, so the workers together never exceed it. Raises :class:`ValueError` for a share
+    outside (0, 1].
     """
+    if not 0 < rate_share <= 1:
+        raise ValueError(f"rate_share must be in (0, 1], got {rate_share!r}")
     urls = resolve_base_urls(settings, base_urls)
     common: dict[str, Any] = {"timeout": settings.http_timeout_s, "max_retries": settings.http_max_retries}
     common.update(http_options or {})
@@ -505,6 +515,8 @@ def make_clients(
             continue
         session = session_factory() if session_factory is not None else None
         options = {**source.client_options(settings), **common}
+        if options.get("rate_per_minute", 0) > 0:  # 0 disables the limit: no share of nothing
+            options["rate_per_minute"] = options["rate_per_minute"] * rate_share
         clients[source.api] = HttpClient(source.api, base_url=urls[source.api], session=session, **options)
     return clients
 
@@ -525,6 +537,9 @@ def extract(
     http_options: Mapping[str, Any] | None = None,
     spool_dir: str | Path | None = None,
     batch_size: int = 10,
+    request_keys: Iterable[Mapping[str, Any]] | None = None,
+    rate_share: float = 1.0,
+    deadline: float | None = None,
 ) -> Summary:
     """Fetch the tracked cities (or those named in ``cities``) live and land the responses.
 
@@ -540,7 +555,13 @@ def extract(
     - ``base_urls``: ``{api name: root URL}`` overrides (see :func:`resolve_base_urls`);
     - ``options``: per-source options, e.g. ``{"direction": "Both"}`` for the flights (FIDS direction:
       ``Arrival`` (default), ``Departure`` or ``Both``);
-    - ``spool_dir``: where unlanded batches go (default ``.local/spool``).
+    - ``spool_dir``: where unlanded batches go (default ``.local/spool``);
+    - ``request_keys``: run only the requests whose key is one of these (a fan-out batch, see
+      :mod:`extract.fanout`); the others are not fetched, and errors the sources report about
+      keys outside the batch (a city without airports) are left to the plan;
+    - ``rate_share``: this call's share of each API's rate (see :func:`make_clients`);
+    - ``deadline``: a :func:`time.monotonic` instant; no request is started after it. The
+      requests not started are reported in :attr:`SourceResult.left_keys`, the run is closed.
 
     Raises :class:`extract.settings.MissingSettingError` (naming the env var) before any
     request when an API key of a source asked for by name is empty, :class:`extract.cities.CitiesError` for a bad
@@ -560,9 +581,15 @@ def extract(
     if window is not None and (window[0].tzinfo is None or window[1].tzinfo is None or window[0] >= window[1]):
         raise ValueError("window must be two timezone-aware datetimes, start before end")
     chosen = select_cities(load_cities(settings.cities_file), cities)
+    wanted = None if request_keys is None else {_key_id(k) for k in request_keys}
     urls = resolve_base_urls(settings, base_urls)
     clients = make_clients(
-        settings, chosen_sources, base_urls=urls, session_factory=session_factory, http_options=http_options
+        settings,
+        chosen_sources,
+        base_urls=urls,
+        session_factory=session_factory,
+        http_options=http_options,
+        rate_share=rate_share,
     )
     recorder = Recorder(record_dir) if record_dir is not None else None
     summary = Summary()
@@ -590,11 +617,17 @@ def extract(
                     continue
                 try:
                     run = runlog.start(name, trigger, idempotency_key)
-                except ClaimTaken:  # an overlapping delivery of the same event holds the key: it does the work
-                    log.info("%s: idempotency key %s is held by another run; skipped", name, idempotency_key)
-                    summary.results.append(SourceResult(name, None, status="skipped"))
+                except ClaimTaken:
+                    # Another delivery of the same event holds the key: it is working, or it was killed and
+                    # its lease has not run out yet. Not a success: the caller retries (Lambda: a retried
+                    # delivery after the lease finds the key done, or the abandoned run closed and free).
+                    log.warning("%s: idempotency key %s is held by another run; not run", name, idempotency_key)
+                    result = SourceResult(name, None, status="in_progress")
+                    result.messages.append(f"idempotency key {idempotency_key} is held by another run")
+                    summary.results.append(result)
                     continue
                 job = _SourceRun(source, runlog, loader, run, recorder=recorder, spool=spool, batch_size=batch_size)
+                report = job.error if wanted is None else _errors_within(wanted, job.error)
                 ctx = RunContext(
                     settings=settings,
                     cities=chosen,
@@ -604,13 +637,15 @@ def extract(
                     asked=chosen_sources,
                     state=state,
                     conn=conn,
-                    error=job.error,
+                    error=report,
                 )
                 try:
-                    _run_source(source, ctx, job, clients[source.api], bar)
+                    _run_source(source, ctx, job, clients[source.api], bar, wanted, deadline)
                 except Exception as exc:  # noqa: BLE001 - whatever broke, the run closes with the error recorded
                     log.exception("%s: run %s stopped", name, run.id)
                     job.error(None, type(exc).__name__, f"the run stopped: {exc}")
+                if job.result.left_keys:
+                    log.warning("%s: deadline reached, %d requests left", name, len(job.result.left_keys))
                 summary.results.append(job.finish())
     finally:
         for client in clients.values():
@@ -622,12 +657,29 @@ def extract(
     return summary
 
 
-def _run_source(source: Source, ctx: RunContext, job: _SourceRun, client: HttpClient, bar: _Progress) -> None:
-    """Fetch and handle each of ``source``'s requests for ``ctx``, one after the other."""
+def _run_source(
+    source: Source,
+    ctx: RunContext,
+    job: _SourceRun,
+    client: HttpClient,
+    bar: _Progress,
+    wanted: set[str] | None = None,
+    deadline: float | None = None,
+) -> None:
+    """Fetch and handle each of ``source``'s requests for ``ctx``, one after the other.
+
+    Only those whose key is in ``wanted`` (key identities, :func:`_key_id`) when given; none started after
+    ``deadline`` (``time.monotonic()``): their keys go to ``job.result.left_keys``.
+    """
     # lazily: a source may build later requests from earlier responses (landed() updates ctx.state)
     specs = source.requests(ctx)
+    if wanted is not None:
+        specs = [spec for spec in specs if _key_id(spec.key) in wanted]
     bar.start(source.name, len(specs) if isinstance(specs, Sized) else None)
     for spec in specs:
+        if deadline is not None and time.monotonic() >= deadline:
+            job.result.left_keys.append(dict(spec.key))
+            continue
         try:
             fetched = client.fetch(spec)
         except HttpError as exc:
@@ -647,6 +699,23 @@ def close_abandoned(settings: Settings) -> list[int]:
         return RunLog(conn).close_abandoned()
     finally:
         conn.close()
+
+
+def _key_id(key: Mapping[str, Any]) -> str:
+    """A request key's identity: its canonical JSON (sorted fields), as the landing tables hash it."""
+    return json.dumps(dict(key), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _errors_within(wanted: set[str], record: Callable[..., None]) -> Callable[..., None]:
+    """``record`` for errors about keys of the batch (or about no key); others are the plan's to report."""
+
+    def error(key: dict | None, error_type: str, message: str) -> None:
+        if key is None or _key_id(key) in wanted:
+            record(key, error_type, message)
+        else:
+            log.debug("outside the batch, not recorded: %s %s: %s", key, error_type, message)
+
+    return error
 
 
 # --------------------------------------------------------------------------------------

@@ -305,10 +305,12 @@ def test_retry_after_a_late_failure_still_triggers_the_transform(aws, settings, 
     assert _count(settings, "select count(*) from openweather_forecasts") == len(expected)
     assert [r[3:5] for r in _runs(settings, "openweather")] == [("running", 0)]  # its counters were never written
 
-    # within its lease the dead attempt still holds the key: an overlapping delivery must not run too
-    overlapping = extract_handler.handler(event, None)
-    assert overlapping["sources"][0]["status"] == "skipped" and overlapping["landed"] == 0
-    # once its lease has run out (the function's timeout), the next delivery closes it as abandoned
+    # within its lease the dead attempt still holds the key: a delivery then must not run too, and
+    # must not pass for a success either (it would end the retries with nothing fetched): it raises
+    with pytest.raises(extract_handler.ExtractFailed, match="held by another run"):
+        extract_handler.handler(event, None)
+    assert [r[3] for r in _runs(settings, "openweather")] == ["running"]
+    # once its lease has run out, the next (retried) delivery closes it as abandoned and runs
     admin = db.connect(settings, "admin", autocommit=True)
     with admin.cursor() as cur:
         cur.execute("update extract_runs set lease_until = utc_timestamp(6) - interval 1 second")
@@ -505,7 +507,7 @@ def test_bootstrap_handler_creates_users_and_migrates(aws, settings, monkeypatch
 
 
 def test_every_invocation_logs_each_sources_freshness_and_counts(aws, settings, recorded_apis, caplog):
-    from extract.loader import SOURCES
+    from extract.sources import SOURCES
 
     caplog.set_level("INFO")
     event = scheduler_event("gans-forecasts", "2026-11-21T15:05:00Z", ["openweather"])

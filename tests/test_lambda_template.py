@@ -85,8 +85,8 @@ def test_schedules_run_in_berlin_time_with_retries_and_dead_letter_queue(templat
         props = schedule["Properties"]
         assert props["ScheduleExpressionTimezone"] == "Europe/Berlin", name
         target = props["Target"]
-        assert _refers_to(target["Arn"], "ExtractFunction"), name
-        assert _refers_to(target["RoleArn"], "SchedulerRole"), name
+        assert _refers_to(target["Arn"], "ExtractStateMachine"), name  # the fan-out, see test_fanout_template
+        assert _refers_to(target["RoleArn"], "SchedulerFanoutRole"), name
         assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1, name
         assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] >= 60, name
         assert _refers_to(target["DeadLetterConfig"]["Arn"], "DeadLetterQueue"), name
@@ -248,16 +248,19 @@ def test_functions_log_json_at_info(template):
 
 
 def test_a_freshness_alarm_per_source_missing_data_breaching(template):
-    from extract.loader import SOURCES
+    from extract.sources import SOURCES
 
-    [metric_filter] = _resources(template, "AWS::Logs::MetricFilter").values()
-    props = metric_filter["Properties"]
-    assert _refers_to(props["LogGroupName"], "ExtractLogGroup")
-    # the pattern and fields are the ones gans_lambda.extract_handler.log_freshness logs
-    assert props["FilterPattern"] == '{ $.event = "source_freshness" }'
-    [transformation] = props["MetricTransformations"]
-    assert transformation["MetricValue"] == "$.hours_since_success"
-    assert transformation["Dimensions"] == [{"Key": "Source", "Value": "$.source"}]
+    filters = [f["Properties"] for f in _resources(template, "AWS::Logs::MetricFilter").values()]
+    # the extract function (direct invocations) and the fan-out function (the schedules' state
+    # machine, whose collect step logs them) both feed the metric
+    for group in ("ExtractLogGroup", "FanoutLogGroup"):
+        assert [p for p in filters if _refers_to(p["LogGroupName"], group)], group
+    for props in filters:
+        # the pattern and fields are the ones gans_lambda.extract_handler.log_freshness logs
+        assert props["FilterPattern"] == '{ $.event = "source_freshness" }'
+        [transformation] = props["MetricTransformations"]
+        assert transformation["MetricValue"] == "$.hours_since_success"
+        assert transformation["Dimensions"] == [{"Key": "Source", "Value": "$.source"}]
     alarms = {
         a["Properties"]["Dimensions"][0]["Value"]: a["Properties"]
         for a in _resources(template, "AWS::CloudWatch::Alarm").values()

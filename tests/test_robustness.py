@@ -312,7 +312,8 @@ def test_overlapping_deliveries_of_one_event_land_once(settings, tmp_path):
             t.start()
         for t in threads:
             t.join()
-    assert sorted(results) == ["skipped", "skipped", "succeeded"]
+    # the two that found the key held are not successes: Lambda retries them, and they then skip
+    assert sorted(results) == ["in_progress", "in_progress", "succeeded"]
     assert len(calls) == 14
     assert _rows(settings, "select count(*) from openweather_forecasts")[0][0] == 14
     assert _rows(settings, "select status, rows_landed from extract_runs") == [("succeeded", 14)]

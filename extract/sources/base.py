@@ -66,7 +66,10 @@ class Source:
     ``api`` (the HTTP client and rate budget: sources of one API share them), ``base_url_setting``
     (the Settings field holding the API root), ``ok_statuses``, ``extra_columns`` (landing columns
     beyond the common ones, filled from :attr:`LandingRow.extra`), ``schedule`` (default
-    EventBridge Scheduler expression, Europe/Berlin, as deployed by ``lambda/template.yaml``).
+    EventBridge Scheduler expression, Europe/Berlin, as deployed by ``lambda/template.yaml``),
+    ``plan_by`` (how :mod:`extract.fanout` splits the source into batches: ``"request"``, the keys of
+    :meth:`requests` built without HTTP; ``"city"`` for a source whose requests need earlier responses
+    (a discovery document, then the feeds it lists), batched by city at ``calls_per_city`` calls each).
     """
 
     name: ClassVar[str]
@@ -78,6 +81,8 @@ class Source:
     ok_statuses: ClassVar[frozenset[int]] = frozenset({200})
     extra_columns: ClassVar[tuple[str, ...]] = ()
     schedule: ClassVar[str]
+    plan_by: ClassVar[str] = "request"
+    calls_per_city: ClassVar[int] = 1
 
     def base_url(self, settings: Settings) -> str:
         """The API root from ``settings`` (no trailing slash)."""

@@ -19,7 +19,9 @@ re-delivered event skips every source whose run with that key succeeded (nothing
 fetched again), and re-fetches only those that failed; the landing tables ignore
 a response stored before (payload hash), so a partly landed run lands no copy either.
 The key is claimed atomically as the run opens (``extract_runs.claim_sha256`` is unique):
-of several overlapping deliveries one runs and the others report ``skipped``.
+of several overlapping deliveries one runs; the others report ``in_progress`` and raise
+:class:`ExtractFailed`, so Lambda retries them: by then the key is done (``skipped``) or its
+holder was killed, its lease ran out and the retry closes it as abandoned and runs.
 The window is derived from ``scheduled_time``, never from the clock, so a retry
 the next morning asks for the same flights. Events without a schedule (manual
 invocations) may carry their own ``idempotency_key``.
@@ -269,7 +271,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
                                         "landed_total", "duplicates", "errors", "idempotency_key")}},
         )  # fmt: skip
     report = {
-        "ok": all(r["status"] != "failed" and r["errors"] == 0 for r in results),
+        "ok": all(r["status"] not in ("failed", "in_progress") and r["errors"] == 0 for r in results),
         "landed": sum(r["landed"] for r in results),
         "landed_total": sum(r["landed_total"] for r in results),
         "sources": results,
@@ -284,5 +286,8 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         log.exception("could not log the sources' freshness")
     if not report["ok"]:
         failed = [f"{r['source']} (run {r['run_id']}, {r['errors']} errors)" for r in results if r["errors"]]
+        held = [r["source"] for r in results if r["status"] == "in_progress"]
+        if held:  # raised so that Lambda retries the delivery once the holder succeeded or its lease ran out
+            failed.append(f"{', '.join(held)} (idempotency key held by another run)")
         raise ExtractFailed("extraction failed for " + ", ".join(failed) + "; see extract_errors")
     return report
