@@ -31,8 +31,8 @@ $(STAMP): requirements.lock pyproject.toml
 setup: $(STAMP) ## venv with the pinned dependencies, and MariaDB server binaries if missing
 	@./scripts/install-mariadb.sh
 
-db-up: setup ## start the project-local MariaDB (no-op when up); create databases, users, tables
-	$(PY) -m localdb up
+db-up: setup ## start the project-local MariaDB (no-op when up); create databases, users, tables, time zones
+	@$(PY) -m localdb up
 
 db-down: ## stop the project-local MariaDB
 	@if [ -x $(PY) ]; then $(PY) -m localdb down; fi

@@ -61,10 +61,11 @@ class SourceResult:
     """What one source did in one call: its run id, counters and final status.
 
     ``status`` is ``succeeded``, ``failed``, ``skipped`` (a run with the idempotency key already
-    succeeded) or ``in_progress`` (another run holds the key now: not a success); for the last
-    two ``run_id`` is None and nothing was fetched. ``left_keys``: the request keys not
-    fetched because the call's ``deadline`` came first (the fan-out plan re-queues them);
-    a run that left keys is still closed, with the status of what it did fetch.
+    succeeded, or an API key missing in a run of the default sources) or ``in_progress``
+    (another run holds the key now: not a success); for the last two ``run_id`` is None and
+    nothing was fetched. ``left_keys``: the request keys not fetched because the call's
+    ``deadline`` came first (the fan-out plan re-queues them); a run that left keys is still
+    closed, with the status of what it did fetch.
     """
 
     source: str
@@ -84,6 +85,8 @@ class Summary:
 
     results: list[SourceResult] = field(default_factory=list)
     spool_dirs: list[Path] = field(default_factory=list)
+    #: one line each, shown under the table (e.g. the sources skipped for a missing API key)
+    notices: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -139,6 +142,8 @@ class Summary:
 
         console = console or Console()
         console.print(self.table())
+        for notice in self.notices:
+            console.print(notice, style="yellow", markup=False, highlight=False)
         for folder in self.spool_dirs:
             console.print(f"[yellow]unlanded responses kept in {folder}: land them with `replay {folder}`[/yellow]")
 
@@ -448,6 +453,25 @@ def _check_sources(sources: Iterable[str]) -> list[str]:
     return [s for s in SOURCES if s in asked]
 
 
+def missing_settings_notice(missing: Mapping[str, Sequence[str]]) -> str:
+    """One line naming the skipped sources, every missing setting and where to get it.
+
+    ``missing``: source name -> environment variable names of its empty required settings.
+    """
+    by_setting: dict[str, list[str]] = {}
+    for name, aliases in missing.items():
+        for alias in aliases:
+            by_setting.setdefault(alias, []).append(name)
+    parts = []
+    for alias, names in by_setting.items():
+        where = Settings.where_to_get(alias)
+        parts.append(f"{alias} (for {', '.join(names)}{'; get it at ' + where if where else ''})")
+    return (
+        f"skipped {', '.join(missing)}: set {'; '.join(parts)} in the environment or in .env to run "
+        f"{'them' if len(missing) > 1 else 'it'}"
+    )
+
+
 def resolve_base_urls(settings: Settings, base_urls: Mapping[str, str] | None = None) -> dict[str, str]:
     """API root per API name (:attr:`Source.api`: ``wikipedia``, ``openweather``, ``aerodatabox``).
 
@@ -500,7 +524,7 @@ def make_clients(
 def extract(
     settings: Settings,
     *,
-    sources: Iterable[str] = SOURCES,
+    sources: Iterable[str] | None = None,
     cities: Iterable[str] | None = None,
     window: tuple[datetime, datetime] | None = None,
     record_dir: str | Path | None = None,
@@ -519,7 +543,11 @@ def extract(
 ) -> Summary:
     """Fetch the tracked cities (or those named in ``cities``) live and land the responses.
 
-    - ``sources``: any of :data:`extract.sources.SOURCES` (run in that order);
+    - ``sources``: any of :data:`extract.sources.SOURCES` (run in that order); asked for by name, a
+      source whose required settings (API keys) are empty is an error before any request. None (the
+      default) runs every source whose settings are set and skips the others with one notice naming
+      each missing setting and where to get it (:func:`missing_settings_notice`, also in
+      :attr:`Summary.notices`; such sources appear with status ``skipped`` and no run);
     - ``window``: aware ``(start, end)`` for flights, split per airport into local windows
       of at most 12 h; default: the coming day in each airport's (else city's) time zone;
     - ``record_dir``: also write every response there in the manifest format (keys stripped);
@@ -536,11 +564,17 @@ def extract(
       requests not started are reported in :attr:`SourceResult.left_keys`, the run is closed.
 
     Raises :class:`extract.settings.MissingSettingError` (naming the env var) before any
-    request when a needed API key is empty, :class:`extract.cities.CitiesError` for a bad
+    request when an API key of a source asked for by name is empty, :class:`extract.cities.CitiesError` for a bad
     cities file or unknown city, and the driver's error when the database cannot be reached
     at the start. Everything after that is recorded per key and reported in the :class:`Summary`.
     """
-    chosen_sources = _check_sources(sources)
+    if sources is None:
+        missing = {name: settings.missing(*REGISTRY[name].required_settings) for name in SOURCES}
+        missing = {name: aliases for name, aliases in missing.items() if aliases}
+        chosen_sources = [name for name in SOURCES if name not in missing]
+    else:
+        missing = {}
+        chosen_sources = _check_sources(sources)
     for source in chosen_sources:
         settings.require(*REGISTRY[source].required_settings)
         REGISTRY[source].check_options(options or {})
@@ -559,6 +593,14 @@ def extract(
     )
     recorder = Recorder(record_dir) if record_dir is not None else None
     summary = Summary()
+    if missing:
+        notice = missing_settings_notice(missing)
+        log.warning("%s", notice)
+        summary.notices.append(notice)
+        summary.results.extend(
+            SourceResult(name, None, status="skipped", messages=[f"missing {', '.join(aliases)}"])
+            for name, aliases in missing.items()
+        )
     spool = _Spool(Path(spool_dir) if spool_dir is not None else None, summary)
     register_settings_secrets(settings)
     conn = db.connect(settings, "loader")

@@ -66,11 +66,41 @@ class Settings(BaseSettings):
     # APIs ---------------------------------------------------------------------------
     wikipedia_base_url: str = Field("https://en.wikipedia.org", alias="WIKIPEDIA_BASE_URL")
     wikipedia_rate_per_minute: int = Field(120, alias="WIKIPEDIA_RATE_PER_MINUTE")
+    open_meteo_base_url: str = Field(
+        "https://api.open-meteo.com",
+        alias="OPEN_METEO_BASE_URL",
+        description="free API, non-commercial use only; used when OPEN_METEO_API_KEY is empty",
+    )
+    open_meteo_api_key: SecretStr = Field(
+        SecretStr(""),
+        alias="OPEN_METEO_API_KEY",
+        description="optional: a commercial subscription's key; then OPEN_METEO_CUSTOMER_BASE_URL is used",
+        json_schema_extra={"where": "https://open-meteo.com/en/pricing"},
+    )
+    open_meteo_customer_base_url: str = Field(
+        "https://customer-api.open-meteo.com",
+        alias="OPEN_METEO_CUSTOMER_BASE_URL",
+        description="API root for subscribers (with OPEN_METEO_API_KEY)",
+    )
+    open_meteo_models: str = Field(
+        "", alias="OPEN_METEO_MODELS", description="comma-separated weather models; empty: Open-Meteo's best_match"
+    )
+    open_meteo_rate_per_minute: int = Field(
+        60, alias="OPEN_METEO_RATE_PER_MINUTE", description="the free API allows 600 calls a minute"
+    )
     openweather_base_url: str = Field("https://api.openweathermap.org", alias="OPENWEATHER_BASE_URL")
-    openweather_api_key: SecretStr = Field(SecretStr(""), alias="OPENWEATHER_API_KEY")
+    openweather_api_key: SecretStr = Field(
+        SecretStr(""),
+        alias="OPENWEATHER_API_KEY",
+        json_schema_extra={"where": "https://home.openweathermap.org/api_keys (free plan)"},
+    )
     openweather_units: str = Field("metric", alias="OPENWEATHER_UNITS")
     openweather_rate_per_minute: int = Field(60, alias="OPENWEATHER_RATE_PER_MINUTE")
-    aerodatabox_api_key: SecretStr = Field(SecretStr(""), alias="AERODATABOX_API_KEY")
+    aerodatabox_api_key: SecretStr = Field(
+        SecretStr(""),
+        alias="AERODATABOX_API_KEY",
+        json_schema_extra={"where": "https://rapidapi.com/aedbx-aedbx/api/aerodatabox (RapidAPI, free tier)"},
+    )
     aerodatabox_host: str = Field("aerodatabox.p.rapidapi.com", alias="AERODATABOX_HOST")
     aerodatabox_base_url: str = Field(
         "", alias="AERODATABOX_BASE_URL", description="API root; empty: https:// + AERODATABOX_HOST"
@@ -90,16 +120,33 @@ class Settings(BaseSettings):
     airport_radius_km: int = Field(50, alias="GANS_AIRPORT_RADIUS_KM")
     airport_limit: int = Field(10, alias="GANS_AIRPORT_LIMIT")
 
-    def require(self, *names: str) -> None:
-        """Raise :class:`MissingSettingError` naming the first empty setting of ``names``.
-
-        ``names`` are field names (``"openweather_api_key"``); the error names the
-        environment variable to set.
-        """
+    def missing(self, *names: str) -> list[str]:
+        """The environment variable names of the settings among ``names`` (field names) that are empty, in order."""
+        out = []
         for name in names:
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
             if value in ("", None):
-                alias = type(self).model_fields[name].alias
-                raise MissingSettingError(f"setting {alias} is empty: set it in the environment or in .env")
+                out.append(type(self).model_fields[name].alias)
+        return out
+
+    @classmethod
+    def where_to_get(cls, name: str) -> str | None:
+        """Where to obtain setting ``name`` (field name or environment variable), e.g. an API key's sign-up page."""
+        for field_name, info in cls.model_fields.items():
+            if name in (field_name, info.alias):
+                extra = info.json_schema_extra
+                return extra.get("where") if isinstance(extra, dict) else None
+        return None
+
+    def require(self, *names: str) -> None:
+        """Raise :class:`MissingSettingError` naming the first empty setting of ``names``.
+
+        ``names`` are field names (``"openweather_api_key"``); the error names the
+        environment variable to set, and where to get it when known.
+        """
+        for alias in self.missing(*names):
+            where = self.where_to_get(alias)
+            hint = f" (get it at {where})" if where else ""
+            raise MissingSettingError(f"setting {alias} is empty: set it in the environment or in .env{hint}")

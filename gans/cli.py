@@ -88,16 +88,20 @@ def _known_errors():
 @click.option("-v", "--verbose", count=True, help="More log lines (-v: info, -vv: debug with HTTP details).")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int) -> None:
-    """Gans data platform: extract Wikipedia, OpenWeather and AeroDataBox into the landing tables.
+    """Gans data platform: extract Wikipedia, Open-Meteo, OpenWeather and AeroDataBox into the landing tables.
 
-    Settings come from the environment and .env (GANS_*, OPENWEATHER_API_KEY, AERODATABOX_API_KEY, ...).
+    Settings come from the environment and .env (GANS_*, OPENWEATHER_API_KEY, AERODATABOX_API_KEY, ...);
+    Wikipedia and Open-Meteo need no key.
     """
     ctx.ensure_object(dict)
     ctx.obj["tty"] = sys.stdout.isatty()
     _setup_logging(verbose, ctx.obj["tty"])
 
 
-SOURCES_HELP = f"Sources to run (repeat or comma-separate): {', '.join(SOURCES)}. Default: all."
+SOURCES_HELP = (
+    f"Sources to run (repeat or comma-separate): {', '.join(SOURCES)}. Default: all whose API keys are set"
+    " (the others are skipped with a notice); a source named here without its key is an error."
+)
 
 
 @cli.command()
@@ -143,9 +147,10 @@ SOURCES_HELP = f"Sources to run (repeat or comma-separate): {', '.join(SOURCES)}
 def run(ctx, sources, cities, start, end, record_dir, direction, idempotency_key, spool_dir, base_urls) -> None:
     """Fetch the tracked cities live and land the responses.
 
-    Order: wikipedia, openweather, aerodatabox_airports, aerodatabox_flights. With only
-    aerodatabox_flights, the airports are those of the latest landed airport searches.
-    Exit status 0 only when nothing failed.
+    Order: wikipedia, open_meteo, openweather, aerodatabox_airports, aerodatabox_flights. Without
+    --sources, the sources whose API key is missing are skipped with one notice (wikipedia and
+    open_meteo need none). With only aerodatabox_flights, the airports are those of the latest
+    landed airport searches. Exit status 0 only when nothing failed.
     """
     from extract.runner import extract
 
@@ -162,7 +167,7 @@ def run(ctx, sources, cities, start, end, record_dir, direction, idempotency_key
     try:
         summary = extract(
             _settings(),
-            sources=_split(sources) or SOURCES,
+            sources=_split(sources),
             cities=_split(cities),
             window=window,
             record_dir=record_dir,
@@ -225,8 +230,9 @@ def pipeline(ctx, recordings: Path | None, sources) -> None:
     """The main job: extract (or --replay DIR), load, `dbt build`, and a summary.
 
     dbt runs even when some keys failed to extract (it builds on what landed); the exit
-    status is 0 only when extraction had no error and dbt succeeded. A missing API key
-    (live mode) stops before any request, naming the setting.
+    status is 0 only when extraction had no error and dbt succeeded. Live, without --sources,
+    sources whose API key is missing are skipped with one notice; named in --sources, a source
+    without its key stops before any request, naming the setting.
     """
     from rich.console import Console
 
@@ -238,7 +244,7 @@ def pipeline(ctx, recordings: Path | None, sources) -> None:
         if recordings is not None:
             summary = replay(settings, recordings, sources=_split(sources), progress=ctx.obj["tty"])
         else:
-            summary = extract(settings, sources=_split(sources) or SOURCES, trigger="cli", progress=ctx.obj["tty"])
+            summary = extract(settings, sources=_split(sources), trigger="cli", progress=ctx.obj["tty"])
     except _known_errors() as exc:
         raise click.ClickException(str(exc)) from None
     console = Console() if sys.stdout.isatty() else Console(width=120)

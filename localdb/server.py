@@ -14,6 +14,9 @@ Command line (what the Makefile calls)::
 Errors: :class:`ServerNotInstalled` when no ``mariadbd``/``mysqld`` is on the
 machine; :class:`ServerStartError` with the tail of the error log when the server
 does not come up within the timeout.
+
+The named time zones are loaded into the server's ``mysql.time_zone*`` tables on ``up`` (once),
+so ``convert_tz(.., 'UTC', 'Europe/Berlin')`` works as on RDS.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import pymysql
 from extract.settings import LOCAL_DIR, Settings
 
 DEFAULT_BASEDIR = LOCAL_DIR / "mariadb"
+#: the system's tz database (Debian/Ubuntu package ``tzdata``), loaded into the server's time-zone tables
+ZONEINFO = Path("/usr/share/zoneinfo")
 CREDENTIALS_FILE = LOCAL_DIR / "credentials.env"
 
 
@@ -184,10 +189,12 @@ class LocalServer:
     def up(self, timeout_s: float = 60.0) -> bool:
         """Start the server; initialise the datadir first if it is new.
 
-        Returns False when it was already running (a no-op), True when started.
+        Returns False when it was already running (a no-op but for loading missing time-zone
+        tables, :meth:`load_time_zones`), True when started.
         """
         if self.is_running():
             self._restrict()
+            self.load_time_zones()
             return False
         server = _which("mariadbd", "mysqld")
         install_db = _which("mariadb-install-db", "mysql_install_db")
@@ -222,10 +229,40 @@ class LocalServer:
         while time.monotonic() < deadline:
             if self.is_running():
                 self._restrict()
+                self.load_time_zones()
                 return True
             time.sleep(0.1)
         tail = self.errlog.read_text(errors="replace")[-2000:] if self.errlog.exists() else ""
         raise ServerStartError(f"MariaDB did not start within {timeout_s:.0f}s; {self.errlog}:\n{tail}")
+
+    def load_time_zones(self, zoneinfo: Path = ZONEINFO) -> bool:
+        """Load the named time zones (``mysql.time_zone*``) from ``zoneinfo`` unless they are there already.
+
+        Without them ``convert_tz(x, 'UTC', 'Europe/Berlin')`` returns NULL (RDS has them loaded).
+        Runs ``mariadb-tzinfo-to-sql <zoneinfo> | mariadb ... mysql`` as root over the socket: a few
+        seconds, once per datadir. Returns True when it loaded them, False when they were loaded or
+        when the tools or the tz database (Debian package ``tzdata``) are missing (a note on stderr).
+        """
+        with self.admin_connection() as conn, conn.cursor() as cur:
+            cur.execute("select count(*) from mysql.time_zone_name")
+            if cur.fetchone()[0] > 0:
+                return False
+        to_sql, client = _which("mariadb-tzinfo-to-sql", "mysql_tzinfo_to_sql"), _which("mariadb", "mysql")
+        if not to_sql or not client or not (zoneinfo / "Europe" / "Berlin").exists():
+            print(
+                f"note: time-zone tables not loaded (needs mariadb-tzinfo-to-sql, a client and {zoneinfo}: "
+                "apt-get install tzdata); convert_tz with named zones returns NULL",
+                file=sys.stderr,
+            )
+            return False
+        tz_sql = subprocess.run([to_sql, str(zoneinfo)], check=True, capture_output=True).stdout
+        subprocess.run(
+            [client, "--no-defaults", f"--socket={self.socket}", "--user=root", "mysql"],
+            input=tz_sql, check=True, capture_output=True,
+            # root's password through the environment, never on the command line (ps shows it)
+            env=dict(os.environ, MYSQL_PWD=self.root_password),
+        )  # fmt: skip
+        return True
 
     def down(self, timeout_s: float = 30.0) -> bool:
         """Stop the server (SIGTERM, then wait). Returns False when it was not running."""

@@ -86,7 +86,10 @@ def test_build_is_green_on_the_corpus(built):
     assert built["first"].success, summary.format()
     assert summary.tests["pass"] > 50
     assert summary.tests.get("fail", 0) == 0 and summary.tests.get("error", 0) == 0
-    assert all(rows for rows in summary.mart_rows.values()), summary.mart_rows
+    # the corpus has no Open-Meteo responses (tests/test_dbt_open_meteo.py builds that mart)
+    assert all(rows for mart, rows in summary.mart_rows.items() if mart != "weather_hourly_forecasts"), (
+        summary.mart_rows
+    )
 
 
 def test_second_build_changes_no_mart_row(built):

@@ -58,6 +58,7 @@ def test_transform_is_sam(template):
 
 EXPECTED_SCHEDULES = {
     # sources -> the cron fields that give the cadence
+    ("open_meteo",): "15 * * * ? *",  # hourly
     ("openweather",): "*/3",  # every 3 hours
     ("aerodatabox_flights",): "* * ? *",  # daily
     ("aerodatabox_airports",): "MON",  # weekly
@@ -79,7 +80,7 @@ def test_schedules_cover_every_source_with_their_cadence(template):
 
 def test_schedules_run_in_berlin_time_with_retries_and_dead_letter_queue(template):
     schedules = _resources(template, "AWS::Scheduler::Schedule")
-    assert len(schedules) == 4
+    assert len(schedules) == 5
     for name, schedule in schedules.items():
         props = schedule["Properties"]
         assert props["ScheduleExpressionTimezone"] == "Europe/Berlin", name
@@ -266,7 +267,13 @@ def test_a_freshness_alarm_per_source_missing_data_breaching(template):
         if a["Properties"]["MetricName"] == "HoursSinceSuccess"
     }
     assert set(alarms) == set(SOURCES)
-    cadence_hours = {"openweather": 3, "aerodatabox_flights": 24, "aerodatabox_airports": 168, "wikipedia": 744}
+    cadence_hours = {
+        "open_meteo": 1,
+        "openweather": 3,
+        "aerodatabox_flights": 24,
+        "aerodatabox_airports": 168,
+        "wikipedia": 744,
+    }
     for source, alarm in alarms.items():
         assert alarm["TreatMissingData"] == "breaching", source
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold", source

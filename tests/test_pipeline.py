@@ -20,6 +20,7 @@ from extract.recording import Recorder, read_manifest
 from extract.response import Response
 from extract.runner import extract, replay
 from extract.sources import REGISTRY, SOURCES
+from extract.sources.open_meteo import HOURLY
 
 KEY_OW = "ow-secret-key-0123456789"
 KEY_ADB = "adb-secret-key-9876543210"
@@ -48,17 +49,18 @@ def _rows(settings, sql: str, args=()) -> list[tuple]:
 @pytest.mark.recordings
 def test_replay_whole_corpus_twice(settings, recordings):
     per_source = Counter(e.source for e in read_manifest(recordings))
-    assert set(per_source) == set(SOURCES)
+    recorded = [s for s in SOURCES if s in per_source]  # ../shared/recordings predates open_meteo
+    assert set(per_source) == set(SOURCES) - {"open_meteo"}
 
     first = replay(settings, recordings)
     assert first.ok, [r.messages for r in first.results]
-    for source in SOURCES:
+    for source in recorded:
         table = REGISTRY[source].landing_table
         assert _count(settings, f"select count(*) from {table}") == per_source[source], source
         result = first.result(source)
         assert (result.requests, result.landed, result.duplicates, result.errors) == (per_source[source],) * 2 + (0, 0)
     runs = _rows(settings, "select source, run_trigger, status, requests, rows_landed from extract_runs order by id")
-    assert [(s, t, st) for s, t, st, _, _ in runs] == [(s, "replay", "succeeded") for s in SOURCES]
+    assert [(s, t, st) for s, t, st, _, _ in runs] == [(s, "replay", "succeeded") for s in recorded]
 
     # fetched_at and status as recorded; rows landed in fetched_at order
     wiki = _rows(
@@ -78,11 +80,11 @@ def test_replay_whole_corpus_twice(settings, recordings):
 
     second = replay(settings, recordings)
     assert second.ok
-    for source in SOURCES:
+    for source in recorded:
         result = second.result(source)
         assert result.landed == 0 and result.duplicates == per_source[source], source
         assert _count(settings, f"select count(*) from {REGISTRY[source].landing_table}") == per_source[source]
-    assert _count(settings, "select count(*) from extract_runs") == 2 * len(SOURCES)
+    assert _count(settings, "select count(*) from extract_runs") == 2 * len(recorded)
 
 
 @pytest.mark.recordings
@@ -254,11 +256,37 @@ CITIES_CSV = (
 )
 
 
+def open_meteo_body(latitude: float, longitude: float, hours: int = 24) -> dict:
+    """An Open-Meteo single-model answer in the documented shape (timezone=UTC), values from the hour index."""
+    times = [f"2024-05-08T{h:02d}:00" for h in range(hours)]
+    hourly = {"time": times, **{name: [float(h) for h in range(hours)] for name in HOURLY}}
+    hourly["weather_code"] = [3] * hours
+    units = {"time": "iso8601", "temperature_2m": "°C", "wind_speed_10m": "m/s", "wind_gusts_10m": "m/s"}
+    return {
+        "latitude": latitude,
+        "longitude": longitude,
+        "generationtime_ms": 0.1,
+        "utc_offset_seconds": 0,
+        "timezone": "UTC",
+        "timezone_abbreviation": "UTC",
+        "elevation": 40.0,
+        "hourly_units": units,
+        "hourly": hourly,
+    }
+
+
 def _fake_api(request):
     """Dispatch like the real services; the 'Broken' city (lat 50) fails everywhere."""
     from werkzeug.wrappers import Response
 
     path, args = request.path, request.args
+    if path == "/v1/forecast":
+        assert "apikey" not in args and args["timezone"] == "UTC" and args["wind_speed_unit"] == "ms"
+        if args["latitude"] == "50.0":
+            reason = {"error": True, "reason": "Latitude must be in range of -90 to 90°. Given: 500.0."}
+            return Response(json.dumps(reason), status=400, content_type="application/json")
+        body = open_meteo_body(float(args["latitude"]), float(args["longitude"]))
+        return Response(json.dumps(body), content_type="application/json")
     if path.startswith("/wiki/"):
         title = path.rsplit("/", 1)[-1]
         if title == "Broken_page":
@@ -308,7 +336,7 @@ def live_settings(settings, tmp_path):
 
 def _urls(server) -> dict[str, str]:
     root = server.url_for("/").rstrip("/")
-    return {"wikipedia": root, "openweather": root, "aerodatabox": root}
+    return {"wikipedia": root, "open_meteo": root, "openweather": root, "aerodatabox": root}
 
 
 FAST = {"sleep": lambda s: None, "backoff_factor": 0, "rate_per_minute": 0}
@@ -331,6 +359,7 @@ def test_live_run_all_sources(live_settings, fake_api, tmp_path, caplog):
         got
         == {
             "wikipedia": (2, 1, 1, "failed"),  # Broken has no infobox
+            "open_meteo": (2, 1, 1, "failed"),  # Broken: HTTP 400 with Open-Meteo's error body
             "openweather": (2, 1, 1, "failed"),  # Broken: 500 after retries
             "aerodatabox_airports": (2, 2, 0, "succeeded"),  # Broken: no items -> shape error? no: count only
             "aerodatabox_flights": (2, 2, 0, "succeeded"),  # EDDB: 00:00-12:00 and 12:00-24:00 Berlin time
@@ -405,7 +434,7 @@ def test_flights_only_use_latest_landed_airports(live_settings, fake_api):
     assert _rows(live_settings, "select error_type from extract_errors") == [("NoAirports",)]
 
 
-def test_missing_key_fails_before_any_request(settings, fake_api, tmp_path):
+def test_missing_key_of_a_source_asked_for_fails_before_any_request(settings, fake_api, tmp_path):
     from extract.settings import MissingSettingError
 
     cities = tmp_path / "c.csv"
@@ -413,10 +442,44 @@ def test_missing_key_fails_before_any_request(settings, fake_api, tmp_path):
     no_key = settings.model_copy(
         update={"cities_file": cities, "openweather_api_key": SecretStr(KEY_OW), "aerodatabox_api_key": SecretStr("")}
     )
-    with pytest.raises(MissingSettingError, match="AERODATABOX_API_KEY"):
-        extract(no_key, base_urls=_urls(fake_api))
+    with pytest.raises(MissingSettingError, match="AERODATABOX_API_KEY.*rapidapi.com"):
+        extract(no_key, sources=["wikipedia", "aerodatabox_flights"], base_urls=_urls(fake_api))
     assert fake_api.log == []
     assert _count(settings, "select count(*) from extract_runs") == 0
+
+
+def test_keyless_default_run_lands_keyless_sources_and_skips_keyed_ones(settings, fake_api, tmp_path, caplog):
+    cities = tmp_path / "c.csv"
+    cities.write_text(CITIES_CSV.splitlines(keepends=True)[0] + CITIES_CSV.splitlines(keepends=True)[1])  # Berlin
+    keyless = settings.model_copy(
+        update={"cities_file": cities, "openweather_api_key": SecretStr(""), "aerodatabox_api_key": SecretStr("")}
+    )
+    caplog.set_level("WARNING", logger="extract.runner")
+    summary = extract(keyless, base_urls=_urls(fake_api), http_options=FAST)
+    got = {r.source: (r.status, r.run_id is None, r.landed) for r in summary.results}
+    assert got == {
+        "wikipedia": ("succeeded", False, 1),
+        "open_meteo": ("succeeded", False, 1),
+        "openweather": ("skipped", True, 0),
+        "aerodatabox_airports": ("skipped", True, 0),
+        "aerodatabox_flights": ("skipped", True, 0),
+    }
+    assert summary.ok and summary.exit_code == 0
+    # one notice, naming every missing setting and where to get it
+    (notice,) = summary.notices
+    notices = [r.getMessage() for r in caplog.records if r.name == "extract.runner" and "skipped" in r.getMessage()]
+    assert notices == [notice]
+    for fragment in ("OPENWEATHER_API_KEY", "home.openweathermap.org", "AERODATABOX_API_KEY", "rapidapi.com"):
+        assert fragment in notice
+    assert {req.path.split("/")[1] for req, _ in fake_api.log} == {"wiki", "v1"}  # no keyed API was called
+    assert _rows(settings, "select source, status from extract_runs order by id") == [
+        ("wikipedia", "succeeded"),
+        ("open_meteo", "succeeded"),
+    ]
+    ((key, params, payload),) = _rows(settings, "select request_key, request_params, payload from open_meteo_forecasts")
+    assert json.loads(key) == {"city": "Berlin"}
+    assert json.loads(params)["hourly"].split(",") == list(HOURLY) and json.loads(params)["latitude"] == 52.52
+    assert len(json.loads(payload)["hourly"]["time"]) == 24
 
 
 def test_progress_bar_mode_runs(settings, tmp_path, capsys):

@@ -22,13 +22,14 @@ def _response(source: Source, key, status: int = 200) -> Response:
 
 
 def test_registry_order_and_lookup():
-    assert SOURCES == ("wikipedia", "openweather", "aerodatabox_airports", "aerodatabox_flights")
+    assert SOURCES == ("wikipedia", "open_meteo", "openweather", "aerodatabox_airports", "aerodatabox_flights")
     assert get("openweather") is REGISTRY["openweather"]
     with pytest.raises(ValueError, match="unknown source 'nope'; expected one of wikipedia"):
         get("nope")
     # the two AeroDataBox sources share one client (one rate budget)
     assert apis() == {
         "wikipedia": ["wikipedia"],
+        "open_meteo": ["open_meteo"],
         "openweather": ["openweather"],
         "aerodatabox": ["aerodatabox_airports", "aerodatabox_flights"],
     }

@@ -58,6 +58,7 @@ MARTS = (
     "cities",
     "city_populations",
     "weather_forecasts",
+    "weather_hourly_forecasts",
     "airports",
     "city_airports",
     "flight_arrivals",

@@ -11,17 +11,20 @@
     )
 }}
 -- The demand model's feature table: one row per city and UTC hour over the forecast
--- horizon. Each 3-hour forecast slot is in force from its own time until the next
--- slot (at most 3 hours); arrivals are the flights scheduled in that hour at the
--- city's airports, codeshare duplicates not counted.
+-- horizon, with the city's local date and hour. The weather of an hour is
+-- Open-Meteo's hourly forecast (model var('open_meteo_model')) where there is one,
+-- else the OpenWeather 3-hour slot in force: from its own time until the next
+-- slot (at most 3 hours); weather_source says which. Arrivals are the flights
+-- scheduled in that hour at the city's airports, codeshare duplicates not counted.
 -- Incremental: recomputes the hours from 3 hours before the earliest to 3 hours
--- after the latest instant touched by the forecast slots, flights and board spans
+-- after the latest instant touched by the Open-Meteo hours, forecast slots, flights and board spans
 -- loaded since the newest loaded_at held (minus the lookback), for every
 -- city; every other hour keeps its row. The window is found first (macro
 -- changed_window) and enters the query as constants, so each input is read
 -- through its time index, not scanned.
 {%- set window = changed_window([
     [ref('weather_forecasts'), 'forecast_at_utc', 'forecast_at_utc'],
+    [ref('weather_hourly_forecasts'), 'forecast_hour_utc', 'forecast_hour_utc'],
     [ref('flight_arrivals'), 'scheduled_arrival_utc', 'scheduled_arrival_utc'],
     [ref('int_aerodatabox__flight_boards'), 'first_arrival_utc', 'last_arrival_utc'],
 ]) %}
@@ -70,6 +73,34 @@ hours as (
     where
         hour_utc < coalesce(next_forecast_at_utc, timestampadd(hour, 3, forecast_at_utc))
         and hour_utc between {{ from_utc }} and {{ to_utc }}
+),
+
+hourly as (
+    -- Open-Meteo's hours, one model
+    select *
+    from {{ ref('weather_hourly_forecasts') }}
+    where
+        model = '{{ var("open_meteo_model") }}'
+        and forecast_hour_utc between {{ from_utc }} and {{ to_utc }}
+),
+
+all_hours as (
+    select
+        city_id,
+        hour_utc
+    from hours
+    union distinct
+    select
+        city_id,
+        forecast_hour_utc as hour_utc
+    from hourly
+),
+
+zones as (
+    select
+        {{ city_id('city_name') }} as city_id,
+        timezone
+    from {{ ref('tracked_cities') }}
 ),
 
 arrivals as (
@@ -132,37 +163,76 @@ loaded as (
         select max(loaded_at) as loaded_at from {{ ref('flight_arrivals') }}
         union all
         select max(loaded_at) as loaded_at from {{ ref('int_aerodatabox__flight_boards') }}
+        union all
+        select max(loaded_at) as loaded_at from {{ ref('weather_hourly_forecasts') }}
     ) as newest
 )
 
 select
-    hours.city_id,
-    hours.hour_utc,
-    hours.forecast_at_utc,
-    hours.fetched_at_utc as forecast_fetched_at_utc,
-    hours.temperature_c,
-    hours.feels_like_c,
-    hours.humidity_pct,
-    hours.wind_speed_m_s,
-    hours.wind_gust_m_s,
-    hours.precipitation_probability,
-    cast(round(hours.rain_3h_mm / 3, 2) as decimal(7, 2)) as rain_mm_per_h,
-    cast(round(hours.snow_3h_mm / 3, 2) as decimal(7, 2)) as snow_mm_per_h,
-    hours.cloudiness_pct,
-    hours.visibility_m,
-    hours.weather_condition,
-    hours.weather_condition_description,
+    all_hours.city_id,
+    all_hours.hour_utc,
+    cast(convert_tz(all_hours.hour_utc, 'UTC', zones.timezone) as date) as local_date,
+    hour(convert_tz(all_hours.hour_utc, 'UTC', zones.timezone)) as local_hour,
+    case when hourly.city_id is not null then 'open_meteo' else 'openweather' end as weather_source,
+    hourly.model as weather_model,
+    coalesce(hourly.forecast_hour_utc, hours.forecast_at_utc) as forecast_at_utc,
+    coalesce(hourly.fetched_at_utc, hours.fetched_at_utc) as forecast_fetched_at_utc,
+    case when hourly.city_id is not null then hourly.temperature_c else hours.temperature_c end as temperature_c,
+    case when hourly.city_id is not null then hourly.apparent_temperature_c else hours.feels_like_c end
+        as feels_like_c,
+    case when hourly.city_id is null then hours.humidity_pct end as humidity_pct,
+    case when hourly.city_id is not null then hourly.wind_speed_m_s else hours.wind_speed_m_s end as wind_speed_m_s,
+    case when hourly.city_id is not null then hourly.wind_gust_m_s else hours.wind_gust_m_s end as wind_gust_m_s,
+    case
+        when hourly.city_id is not null then cast(hourly.precipitation_probability_pct / 100 as decimal(4, 3))
+        else hours.precipitation_probability
+    end as precipitation_probability,
+    case
+        when hourly.city_id is not null
+            then cast(coalesce(hourly.rain_mm, 0) + coalesce(hourly.showers_mm, 0) as decimal(7, 2))
+        else cast(round(hours.rain_3h_mm / 3, 2) as decimal(7, 2))
+    end as rain_mm_per_h,
+    case
+        -- Open-Meteo's snowfall is in cm of snow; its water equivalent is what precipitation adds to rain and showers
+        when hourly.city_id is not null
+            then cast(
+                greatest(
+                    coalesce(hourly.precipitation_mm, 0) - coalesce(hourly.rain_mm, 0) - coalesce(hourly.showers_mm, 0),
+                    0
+                )
+                as decimal(7, 2)
+            )
+        else cast(round(hours.snow_3h_mm / 3, 2) as decimal(7, 2))
+    end as snow_mm_per_h,
+    case when hourly.city_id is not null then hourly.cloud_cover_pct else hours.cloudiness_pct end as cloudiness_pct,
+    case when hourly.city_id is not null then hourly.visibility_m else hours.visibility_m end as visibility_m,
+    case
+        when hourly.city_id is not null then {{ wmo_condition('hourly.weather_code') }}
+        else hours.weather_condition
+    end as weather_condition,
+    case when hourly.city_id is null then hours.weather_condition_description end as weather_condition_description,
+    hourly.weather_code,
     coalesce(arrivals.scheduled_arrivals, 0) as scheduled_arrivals,
     coalesce(arrivals.scheduled_passenger_arrivals, 0) as scheduled_passenger_arrivals,
     coalesce(arrivals.cancelled_arrivals, 0) as cancelled_arrivals,
     case when covered.city_id is not null then 1 else 0 end as has_flight_board,
     (select loaded.loaded_at from loaded) as loaded_at
-from hours
+from all_hours
+left join hourly
+    on
+        all_hours.city_id = hourly.city_id
+        and all_hours.hour_utc = hourly.forecast_hour_utc
+left join hours
+    on
+        all_hours.city_id = hours.city_id
+        and all_hours.hour_utc = hours.hour_utc
+left join zones
+    on all_hours.city_id = zones.city_id
 left join arrivals
     on
-        hours.city_id = arrivals.city_id
-        and hours.hour_utc = arrivals.hour_utc
+        all_hours.city_id = arrivals.city_id
+        and all_hours.hour_utc = arrivals.hour_utc
 left join covered
     on
-        hours.city_id = covered.city_id
-        and hours.hour_utc = covered.hour_utc
+        all_hours.city_id = covered.city_id
+        and all_hours.hour_utc = covered.hour_utc

@@ -5,6 +5,7 @@
 -- the rest. A view over the base models (nothing to rebuild); filter on loaded_at or
 -- landing_id to read recent rejects through the landing tables' indexes.
 {%- set bases = [
+    ['open_meteo', 'base_open_meteo__hours', 'open_meteo_forecasts'],
     ['openweather', 'base_openweather__slots', 'openweather_forecasts'],
     ['aerodatabox_flights', 'base_aerodatabox__flights', 'aerodatabox_flights'],
     ['aerodatabox_airports', 'base_aerodatabox__airports', 'aerodatabox_airports'],
