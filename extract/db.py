@@ -206,5 +206,7 @@ def bootstrap(settings: Settings, *, reset: bool = False) -> None:
     try:
         with conn.cursor() as cur:
             cur.execute(f"grant update on {raw}.`extract_runs` to %s@'%%'", (settings.loader_user,))
+            # raw GBFS snapshots are kept for a retention period only (extract.retention): DELETE on that one table
+            cur.execute(f"grant delete on {raw}.`gbfs_feeds` to %s@'%%'", (settings.loader_user,))
     finally:
         conn.close()

@@ -60,7 +60,8 @@ class SourceResult:
     """What one source did in one call: its run id, counters and final status.
 
     ``status`` is ``succeeded``, ``failed`` or ``skipped`` (idempotency key seen before;
-    then ``run_id`` is None and nothing was fetched).
+    then ``run_id`` is None and nothing was fetched). ``skipped`` counts the requests the source
+    chose not to make (:attr:`RunContext.skip`: a GBFS feed still within its ttl); not errors.
     """
 
     source: str
@@ -69,6 +70,7 @@ class SourceResult:
     landed: int = 0
     duplicates: int = 0
     errors: int = 0
+    skipped: int = 0
     status: str = "running"
     messages: list[str] = field(default_factory=list)
 
@@ -114,6 +116,7 @@ class Summary:
             table.add_column(name, justify=justify)
         for r in self.results:
             style = {"failed": "red", "skipped": "yellow"}.get(r.status, "green")
+            status = f"{r.status}, {r.skipped} fresh (not fetched)" if r.skipped else r.status
             table.add_row(
                 r.source,
                 "-" if r.run_id is None else str(r.run_id),
@@ -121,7 +124,7 @@ class Summary:
                 str(r.landed),
                 str(r.duplicates),
                 str(r.errors),
-                f"[{style}]{r.status}[/{style}]",
+                f"[{style}]{status}[/{style}]",
             )
         total = [sum(getattr(r, f) for r in self.results) for f in ("requests", "landed", "duplicates", "errors")]
         table.add_section()
@@ -262,6 +265,11 @@ class _SourceRun:
         if len(self._batch) >= self.batch_size:
             self.flush()
         return rows
+
+    def skip(self, key: dict, reason: str) -> None:
+        """Count a request the source chose not to make (e.g. a feed still within its ttl); logged, not an error."""
+        self.result.skipped += 1
+        log.info("%s %s: not fetched: %s", self.source.name, json.dumps(key, ensure_ascii=False), reason)
 
     def fetch_failed(self, spec: RequestSpec, exc: Exception) -> None:
         """Count a request that got no response (connection error, timeout) and record the error."""
@@ -473,6 +481,7 @@ def extract(
                     state=state,
                     conn=conn,
                     error=job.error,
+                    skip=job.skip,
                 )
                 # lazily: a source may build later requests from earlier responses (landed() updates ctx.state)
                 specs = source.requests(ctx)

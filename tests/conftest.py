@@ -31,6 +31,8 @@ def _free_port() -> int:
 def mariadb(tmp_path_factory) -> LocalServer:
     """A started MariaDB server, with GANS_* variables pointing at it for the session."""
     base = tmp_path_factory.mktemp("mariadb")
+    # no GBFS system by default: live-run tests must not reach the real feeds (test_gbfs.py sets its own)
+    (base / "gbfs_systems.csv").write_text("operator,system_id,discovery_url,city_name\n", encoding="utf-8")
     server = LocalServer(base / "server", port=_free_port())
     server.up()
     env = {
@@ -40,6 +42,7 @@ def mariadb(tmp_path_factory) -> LocalServer:
         "GANS_DB_SSL_CA": "",
         "GANS_ADMIN_USER": "root",
         "GANS_ADMIN_PASSWORD": "",
+        "GANS_GBFS_SYSTEMS_FILE": str(base / "gbfs_systems.csv"),
         **ensure_credentials(base / "credentials.env"),
     }
     saved = {key: os.environ.get(key) for key in env}

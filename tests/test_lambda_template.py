@@ -69,7 +69,10 @@ def test_schedules_cover_every_source_with_their_cadence(template):
     for schedule in schedules.values():
         target_input = json.loads(schedule["Properties"]["Target"]["Input"]["Fn::Sub"])
         seen[tuple(target_input["sources"])] = schedule["Properties"]["ScheduleExpression"]
-    assert set(seen) == set(EXPECTED_SCHEDULES)
+    # GBFS: a rate, a template parameter (every 15 minutes by default)
+    assert set(seen) == set(EXPECTED_SCHEDULES) | {("gbfs",)}
+    assert seen.pop(("gbfs",)) == {"Ref": "GbfsScheduleExpression"}
+    assert template["Parameters"]["GbfsScheduleExpression"]["Default"] == "rate(15 minutes)"
     for sources, fragment in EXPECTED_SCHEDULES.items():
         assert seen[sources].startswith("cron("), seen[sources]
         assert fragment in seen[sources], (sources, seen[sources])
@@ -77,7 +80,7 @@ def test_schedules_cover_every_source_with_their_cadence(template):
 
 def test_schedules_run_in_berlin_time_with_retries_and_dead_letter_queue(template):
     schedules = _resources(template, "AWS::Scheduler::Schedule")
-    assert len(schedules) == 4
+    assert len(schedules) == 5
     for name, schedule in schedules.items():
         props = schedule["Properties"]
         assert props["ScheduleExpressionTimezone"] == "Europe/Berlin", name

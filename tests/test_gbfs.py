@@ -1,0 +1,229 @@
+"""The GBFS source: parsing (real captures in ../shared/captures/gbfs and the spec's documented shapes),
+live requests with ttl skips, retention, and the dbt models on a real MariaDB.
+
+Facts about the captures (counts, ttl, versions) were read off the files themselves (and agree with
+../shared/captures/PROVENANCE.md). The documented shapes (v1.0 ``data.bikes`` with ``vehicle_type``,
+v2.3 ``data.bikes`` with ``vehicle_type_id``, v3.0 ``data.vehicles`` with ``vehicle_id``, v3
+``last_updated`` as an RFC 3339 string, discovery ``data.<language>.feeds`` in v1/v2 and
+``data.feeds`` in v3) follow MobilityData's GBFS reference (gbfs.md, v1.0 to v3.0).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from dbt_helpers import land
+
+from extract import db
+from extract.loader import LandingRow
+from extract.response import Response
+from extract.retention import purge_gbfs
+from extract.runner import extract
+from extract.settings import Settings
+from extract.sources import ParseError
+from extract.sources.gbfs import GBFS, discovered_feeds, load_systems
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+CAPTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "captures" / "gbfs"
+TIER = sorted(
+    f"tier_wolfsburg_free_bike_status_v2.3_2023-08-01T10{m}Z_owner-converted_phuongduyta.json"
+    for m in ("10", "15", "20", "25", "30")
+)
+DOTT = "dott_hamburg_free_bike_status_v2.3_2026-04-13T1816Z_web-dave.json"
+LIME_HAMBURG = "lime_hamburg_free_bike_status_v1.0_2026-04-13T1822Z_web-dave.json"
+LIME_OTTAWA = "lime_ottawa_free_bike_status_v1.0_string-latlon_2020-08-31T1110Z_khibma.json"
+
+
+@pytest.fixture(scope="session")
+def captures() -> Path:
+    if not (CAPTURES / DOTT).exists():
+        pytest.skip(f"GBFS captures not found at {CAPTURES} (they live in ../shared beside the project)")
+    return CAPTURES
+
+
+def _capture(captures: Path, name: str) -> dict:
+    return json.loads((captures / name).read_text(encoding="utf-8"))
+
+
+def _response(feed: str, payload, system_id: str = "dott_hamburg", fetched_at: datetime | None = None) -> Response:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    at = fetched_at or datetime(2024, 1, 1, tzinfo=UTC)
+    return Response("gbfs", {"system_id": system_id, "feed": feed}, "GET", "https://x", {}, at, 200, "", body)
+
+
+def _row(feed: str, payload, system_id: str, fetched_at: datetime) -> LandingRow:
+    (row,) = GBFS.parse(_response(feed, payload, system_id, fetched_at))
+    return row
+
+
+# --------------------------------------------------------------------------------------
+# Documented shapes (GBFS reference), built here
+
+
+def _v3_vehicles(last_updated: str, vehicles: list) -> dict:
+    return {"last_updated": last_updated, "ttl": 60, "version": "3.0", "data": {"vehicles": vehicles}}
+
+
+V3_DISCOVERY = {
+    "last_updated": "2024-05-08T10:00:00+02:00",
+    "ttl": 300,
+    "version": "3.0",
+    "data": {
+        "feeds": [
+            {"name": "system_information", "url": "https://gbfs.example/v3/system_information.json"},
+            {"name": "vehicle_types", "url": "https://gbfs.example/v3/vehicle_types.json"},
+            {"name": "vehicle_status", "url": "https://gbfs.example/v3/vehicle_status.json"},
+            {"name": "station_status", "url": "https://gbfs.example/v3/station_status.json"},
+        ]
+    },
+}
+V3_TYPES = {
+    "last_updated": "2024-05-08T10:00:00+02:00",
+    "ttl": 300,
+    "version": "3.0",
+    "data": {
+        "vehicle_types": [
+            {
+                "vehicle_type_id": "es1",
+                "form_factor": "scooter_standing",
+                "propulsion_type": "electric",
+                "max_range_meters": 40000,
+                "name": [{"text": "E-Scooter", "language": "en"}],
+            }
+        ]
+    },
+}
+
+
+def test_real_captures_parse_into_one_row_each(captures):
+    dott = _capture(captures, DOTT)
+    (row,) = GBFS.parse(_response("free_bike_status", (captures / DOTT).read_bytes()))
+    assert row.payload == dott and len(row.payload["data"]["bikes"]) == 4259 and row.payload["ttl"] == 300
+    (lime,) = GBFS.parse(_response("free_bike_status", (captures / LIME_HAMBURG).read_bytes(), "lime_hamburg"))
+    assert lime.payload["version"] == "1.0" and len(lime.payload["data"]["bikes"]) == 7325
+    tier_list = _capture(captures, "tier_wolfsburg_gbfs_v2.3_2023-07-31T1145Z_owner-made-feedlist_phuongduyta.json")
+    assert set(discovered_feeds(tier_list)) == {"system_information", "free_bike_status", "vehicle_types"}
+    divvy = _capture(captures, "lyft-divvy_chicago_gbfs_v2.3_2025-01-29T0947Z_michael-code-playground.json")
+    feeds = discovered_feeds(divvy)
+    assert feeds["free_bike_status"] == "https://gbfs.lyft.com/gbfs/2.3/chi/en/free_bike_status.json"
+
+
+def test_velib_without_last_updated_is_refused(captures):
+    body = (captures / "velib_paris_gbfs_nonstd-lastUpdatedOther_2022-02-25T1559Z_samhrrl.json").read_bytes()
+    with pytest.raises(ParseError, match="last_updated"):
+        GBFS.parse(_response("gbfs", body, "velib"))
+
+
+@pytest.mark.parametrize(
+    "feed, payload, problem",
+    [
+        ("vehicle_status", {"last_updated": 1, "ttl": 0, "data": {"bikes": []}}, "data.vehicles"),
+        ("free_bike_status", {"last_updated": 1, "ttl": -1, "data": {"bikes": []}}, ">= 0"),
+        ("free_bike_status", {"last_updated": 1, "data": {"bikes": []}}, "ttl"),
+        ("gbfs", {"last_updated": 1, "ttl": 0, "data": {"en": {}}}, "lists no feeds"),
+        ("free_bike_status", [], "JSON object"),
+    ],
+)
+def test_bad_documents_are_refused(feed, payload, problem):
+    with pytest.raises(ParseError, match=problem):
+        GBFS.parse(_response(feed, payload))
+
+
+def test_v3_discovery_and_empty_feed_parse():
+    assert set(discovered_feeds(V3_DISCOVERY)) >= {"vehicle_status", "vehicle_types", "system_information"}
+    (row,) = GBFS.parse(_response("vehicle_status", _v3_vehicles("2024-05-08T10:00:00Z", [])))
+    assert row.payload["data"]["vehicles"] == []
+
+
+def test_seed_is_readable_and_in_tracked_cities():
+    seed = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds" / "gbfs_systems.csv"
+    systems = load_systems(seed)
+    assert systems and len({s.system_id for s in systems}) == len(systems)
+    tracked = Path(Settings().cities_file).read_text(encoding="utf-8")
+    assert all(f"\n{s.city_name}," in tracked for s in systems)
+
+
+# --------------------------------------------------------------------------------------
+# Live requests: discovery drives the feed requests; a feed within its ttl is not fetched
+
+
+def test_live_run_discovers_feeds_and_respects_ttl(settings, httpserver, tmp_path):
+    root = httpserver.url_for("/").rstrip("/")
+    vehicles = _v3_vehicles(
+        "2024-05-08T10:00:00+02:00",
+        [{"vehicle_id": "v1", "lat": 52.5, "lon": 13.4, "is_reserved": False, "is_disabled": False}],
+    )
+    info = {"last_updated": "2024-05-08T10:00:00+02:00", "ttl": 300, "version": "3.0", "data": {"system_id": "x"}}
+    for path, doc in {
+        "/v3/gbfs.json": V3_DISCOVERY,
+        "/v3/system_information.json": info,
+        "/v3/vehicle_types.json": V3_TYPES,
+        "/v3/vehicle_status.json": vehicles,
+    }.items():
+        httpserver.expect_request(path).respond_with_json(doc)
+    systems = tmp_path / "systems.csv"
+    systems.write_text(
+        "operator,system_id,discovery_url,city_name\nDott,dott_berlin,https://gbfs.example/v3/gbfs.json,Berlin\n"
+        "Lime,lime_hamburg,https://gbfs.example/hh/gbfs.json,Hamburg\n",
+        encoding="utf-8",
+    )
+    live = settings.model_copy(update={"gbfs_systems_file": systems, "gbfs_base_url": root})
+    fast = {"sleep": lambda s: None, "backoff_factor": 0, "rate_per_minute": 0}
+
+    first = extract(live, sources=["gbfs"], cities=["Berlin"], http_options=fast)
+    result = first.result("gbfs")
+    assert (result.requests, result.landed, result.errors, result.skipped) == (4, 4, 0, 0)
+    # station_status is listed but not a feed of this source; Hamburg's system was not asked for
+    assert sorted(req.path for req, _ in httpserver.log) == sorted(
+        ["/v3/gbfs.json", "/v3/system_information.json", "/v3/vehicle_types.json", "/v3/vehicle_status.json"]
+    )
+    conn = db.connect(live, "loader")
+    with conn.cursor() as cur:
+        cur.execute("select feed, system_id, ttl_s from gbfs_feeds order by feed")
+        assert cur.fetchall() == (
+            ("gbfs", "dott_berlin", 300),
+            ("system_information", "dott_berlin", 300),
+            ("vehicle_status", "dott_berlin", 60),
+            ("vehicle_types", "dott_berlin", 300),
+        )
+    conn.close()
+
+    second = extract(live, sources=["gbfs"], cities=["Berlin"], http_options=fast)
+    result = second.result("gbfs")
+    assert (result.requests, result.landed, result.errors, result.skipped) == (0, 0, 0, 4)
+    assert second.ok and "4 fresh" in str(second.table().columns[-1]._cells[0])
+    assert len(httpserver.log) == 4
+
+
+# --------------------------------------------------------------------------------------
+# Retention
+
+
+def test_retention_deletes_only_old_raw_snapshots(settings):
+    now = datetime(2024, 5, 20, 12, tzinfo=UTC)
+    rows = [
+        _row(
+            "vehicle_status",
+            _v3_vehicles(f"2024-05-{day:02d}T10:00:00Z", []),
+            "dott_berlin",
+            datetime(2024, 5, day, 10, tzinfo=UTC),
+        )
+        for day in (1, 5, 6, 7, 19)
+    ]
+    assert land(settings, rows) == 5
+    result = purge_gbfs(settings, days=14, now=now, chunk=2)  # cut-off 2024-05-06 12:00 UTC
+    assert result.deleted == 3 and result.cutoff == datetime(2024, 5, 6, 12, tzinfo=UTC)
+    conn = db.connect(settings, "loader")
+    with conn.cursor() as cur:
+        cur.execute("select date(fetched_at) from gbfs_feeds order by fetched_at")
+        assert [str(r[0]) for r in cur.fetchall()] == ["2024-05-07", "2024-05-19"]
+        # the loader may delete raw GBFS, and nothing else
+        with pytest.raises(Exception, match="DELETE command denied"):
+            cur.execute("delete from openweather_forecasts")
+    conn.close()
+    with pytest.raises(ValueError, match="at least 1 day"):
+        purge_gbfs(settings, days=0)
