@@ -128,7 +128,8 @@ class Bench:
         """Start a throw-away MariaDB in the work folder and point GANS_* at it."""
         base = self.work / "mariadb"
         shutil.rmtree(base, ignore_errors=True)
-        self.server = LocalServer(base / "server", port=free_port())
+        credentials = ensure_credentials(base / "credentials.env")
+        self.server = LocalServer(base / "server", port=free_port(), root_password=credentials["GANS_ADMIN_PASSWORD"])
         # a private tmpdir (mariadbd takes TMPDIR's): others' clean-ups of /tmp must not hit its temp tables
         tmpdir = base / "tmp"
         tmpdir.mkdir(parents=True, exist_ok=True)
@@ -147,11 +148,10 @@ class Bench:
             "GANS_DB_SOCKET": "",
             "GANS_DB_SSL_CA": "",
             "GANS_ADMIN_USER": "root",
-            "GANS_ADMIN_PASSWORD": "",
             "GANS_BENCH_WORK": str(self.work),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DO_NOT_TRACK": "1",
-            **ensure_credentials(base / "credentials.env"),
+            **credentials,
         }
         self._saved_env = {key: os.environ.get(key) for key in self.env}
         os.environ.update(self.env)
@@ -616,11 +616,17 @@ class Bench:
         res["lambda_transform_rss_mb"] = round(rss, 1)
         res["lambda_transform_result"] = out.get("first_result")
 
+    def bench_fanout(self) -> None:
+        """Item 6: planned batches and extraction wall time per schedule (see bench/fanout.py)."""
+        from bench import fanout
+
+        self.results["fanout"] = fanout.measure(self.settings(), self.recordings, self.work)
+
     # -- driver -------------------------------------------------------------------------
     def run(self, only: set[str]) -> dict:
         # lambda runs on the corpus that e2e replayed and built; incremental resets the databases
         steps = [("load", self.bench_load), ("e2e", self.bench_e2e), ("lambda", self.bench_lambda),
-                 ("incremental", self.bench_incremental)]  # fmt: skip
+                 ("incremental", self.bench_incremental), ("fanout", self.bench_fanout)]  # fmt: skip
         t0 = time.perf_counter()
         self.start_server()
         try:
@@ -702,6 +708,13 @@ def markdown(res: dict) -> str:
     rows.append(("Transform Lambda first invoke", _fmt(res.get("lambda_transform_first_s"), " s"),
                  f"imports {_fmt(res.get('lambda_transform_import_s'), ' s')}", ""))  # fmt: skip
     rows.append(("Transform Lambda warm invoke", _fmt(res.get("lambda_transform_warm_s"), " s"), "", ""))
+    if res.get("fanout"):
+        from bench import fanout
+
+        fo = res["fanout"]
+        rows.append(("Fan-out per-call time (fake API, landing included)", _fmt(fo["per_call_s"], " s"),
+                     f"{fo['concurrency']} workers, rates {fo['rates_per_minute']}", ""))  # fmt: skip
+        rows += fanout.markdown_rows(fo)
     lines = [
         f"Benchmark ({res.get('profile')}) {res.get('started_at')}"
         f" on {res.get('cpu_count')} CPUs, {res.get('machine')}",
@@ -719,7 +732,9 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point; returns the exit status (0 unless the harness itself failed)."""
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small workloads (under two minutes)")
-    parser.add_argument("--only", default="load,e2e,incremental,lambda", help="comma-separated subset of the items")
+    parser.add_argument(
+        "--only", default="load,e2e,incremental,lambda,fanout", help="comma-separated subset of the items"
+    )
     parser.add_argument("--recordings", type=Path, default=wl.RECORDINGS, help="real recordings (manifest format)")
     parser.add_argument("--work", type=Path, default=wl.WORK_DIR, help="scratch folder (git-ignored)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.json and latest.md go")

@@ -9,8 +9,9 @@ Databases (names from :class:`extract.settings.Settings`):
 
 Users, least privilege:
 
-- ``gans_loader``: SELECT and INSERT on ``gans_raw``; UPDATE on
-  ``gans_raw.extract_runs`` only, to close its own run records;
+- ``gans_loader``: SELECT on ``gans_raw``; INSERT on the landing tables and
+  ``extract_errors`` only; EXECUTE on the run procedures (:mod:`extract.runlog`), its
+  only way to open, renew and close runs (its own only); nothing on ``schema_migrations``;
 - ``gans_dbt``: SELECT on ``gans_raw``; everything on ``gans_staging`` and ``gans``;
 - ``gans_analyst``: SELECT on ``gans_staging`` and ``gans``.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import ssl
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
@@ -36,16 +38,28 @@ log = logging.getLogger(__name__)
 Role = Literal["admin", "loader", "dbt", "analyst"]
 
 
+class TlsVerificationError(pymysql.err.OperationalError):
+    """The server's TLS certificate did not verify against ``GANS_DB_SSL_CA``.
+
+    The message names the server and the CA bundle and carries the TLS library's reason
+    (e.g. ``certificate verify failed: unable to get local issuer certificate``): the
+    bundle is not the CA that signed the server's certificate, or the file is not a CA.
+    """
+
+
 def connect(settings: Settings, role: Role = "loader", database: str | None = None, **kwargs) -> pymysql.Connection:
     """Open a PyMySQL connection as ``role`` (its user and password from ``settings``).
 
     ``database`` defaults to the raw (landing) database. The connection uses
     utf8mb4, autocommit off and a UTC session time zone; over the socket when
     ``GANS_DB_SOCKET`` is set, else TCP, with TLS verified against
-    ``GANS_DB_SSL_CA`` when that is set.
+    ``GANS_DB_SSL_CA`` when that is set: the certificate chain must lead to that CA
+    bundle; the host name is not compared, because the functions reach RDS through a
+    private DNS alias (``mysql.<zone>``) that RDS's certificate does not name.
 
-    Raises :class:`pymysql.err.OperationalError` when the server cannot be reached
-    or refuses the login.
+    Raises :class:`TlsVerificationError` when the server's certificate does not verify
+    against the bundle, and :class:`pymysql.err.OperationalError` when the server cannot
+    be reached or refuses the login.
     """
     user = getattr(settings, f"{role}_user")
     password = getattr(settings, f"{role}_password").get_secret_value()
@@ -64,10 +78,23 @@ def connect(settings: Settings, role: Role = "loader", database: str | None = No
         params["host"] = settings.db_host
         params["port"] = settings.db_port
     if settings.db_ssl_ca:
-        params["ssl"] = {"ca": settings.db_ssl_ca}
+        # ssl_ca, not ssl={"ca": ...}: PyMySQL rebuilds the ssl dict when ssl_verify_cert is
+        # also given and drops the CA, verifying against the system store instead.
+        params["ssl_ca"] = settings.db_ssl_ca
         params["ssl_verify_cert"] = True
     params.update(kwargs)
-    return pymysql.connect(**params)
+    try:
+        return pymysql.connect(**params)
+    except pymysql.err.OperationalError as exc:
+        cause = getattr(exc, "original_exception", None) or exc.__cause__ or exc.__context__
+        if settings.db_ssl_ca and isinstance(cause, ssl.SSLError):
+            where = params.get("unix_socket") or f"{params.get('host')}:{params.get('port')}"
+            raise TlsVerificationError(
+                exc.args[0],
+                f"TLS verification of the database server {where} against the CA bundle "
+                f"{settings.db_ssl_ca} failed: {cause}",
+            ) from exc
+        raise
 
 
 # --------------------------------------------------------------------------------------
@@ -188,8 +215,12 @@ def bootstrap(settings: Settings, *, reset: bool = False) -> None:
                     raise ValueError(f"no password for the {role} user (GANS_{role.upper()}_PASSWORD)")
                 cur.execute("create user if not exists %s@'%%' identified by %s", (user, password))
                 cur.execute("alter user %s@'%%' identified by %s", (user, password))
+            # earlier versions granted the loader INSERT on the whole raw database and UPDATE on
+            # extract_runs: it could mark any run succeeded and write schema_migrations
+            for what in (f"insert on {raw}.*", f"update on {raw}.`extract_runs`"):
+                _revoke(cur, what, settings.loader_user)
             grants = [
-                (f"select, insert on {raw}.*", settings.loader_user),
+                (f"select on {raw}.*", settings.loader_user),
                 (f"select on {raw}.*", settings.dbt_user),
                 (f"all privileges on {staging}.*", settings.dbt_user),
                 (f"all privileges on {marts}.*", settings.dbt_user),
@@ -200,13 +231,33 @@ def bootstrap(settings: Settings, *, reset: bool = False) -> None:
                 cur.execute(f"grant {what} to %s@'%%'", (user,))
     finally:
         conn.close()
-    # extract_runs exists only once migrated: grant the loader's UPDATE on it then.
+    # the tables and procedures exist only once migrated: grant the loader's table rights then
     migrate(settings)
+    from extract.sources import REGISTRY
+
     conn = connect(settings, "admin", autocommit=True)
     try:
         with conn.cursor() as cur:
-            cur.execute(f"grant update on {raw}.`extract_runs` to %s@'%%'", (settings.loader_user,))
+            for table in sorted({s.landing_table for s in REGISTRY.values()} | set(LOADER_INSERT_TABLES)):
+                cur.execute(f"grant insert on {raw}.{_quote_ident(table)} to %s@'%%'", (settings.loader_user,))
+            for procedure in LOADER_PROCEDURES:
+                cur.execute(f"grant execute on procedure {raw}.{procedure} to %s@'%%'", (settings.loader_user,))
             # raw GBFS snapshots are kept for a retention period only (extract.retention): DELETE on that one table
             cur.execute(f"grant delete on {raw}.`gbfs_feeds` to %s@'%%'", (settings.loader_user,))
     finally:
         conn.close()
+
+
+#: tables beside the landing tables the loader inserts into: errors, and the fan-out plans (migration 011)
+LOADER_INSERT_TABLES = ("extract_errors", "extract_plan_batches")
+#: the run-log procedures (migration 010) the loader may call; it has no INSERT or UPDATE on extract_runs
+LOADER_PROCEDURES = ("gans_open_run", "gans_renew_run_lease", "gans_close_run", "gans_close_abandoned_run")
+
+
+def _revoke(cur, what: str, user: str) -> None:
+    """``revoke <what> from user``, ignoring "no such grant" (1141, 1147): bootstrap is re-runnable."""
+    try:
+        cur.execute(f"revoke {what} from %s@'%%'", (user,))
+    except pymysql.err.MySQLError as exc:
+        if exc.args[0] not in (1141, 1147):
+            raise

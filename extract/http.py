@@ -17,6 +17,9 @@ Every attempt, first or retried, first takes a token from the client's
 API's rate limit too. A blocking limiter (the default) waits for the token; a
 non-blocking one raises :class:`RateLimited` instead of sending.
 
+Key headers never follow a redirect to another origin (:class:`SecretSafeSession`); a
+secret value echoed in a body is replaced before it lands (:func:`scrub_secrets`).
+
 Secrets (API keys sent as query parameters or headers) are registered with
 :func:`register_secret`; they are replaced by ``***`` in every message of
 :class:`HttpError`, in this module's log lines and in urllib3's log records
@@ -84,6 +87,64 @@ def redact_body(body: bytes, *, patterns: bool = True) -> bytes:
     text = body.decode("utf-8", errors="surrogateescape")
     cleaned = redact(text, patterns=patterns)
     return body if cleaned == text else cleaned.encode("utf-8", errors="surrogateescape")
+
+
+def scrub_secrets(body: bytes) -> tuple[bytes, int]:
+    """``body`` with every registered secret value (not ``key=`` patterns) replaced by ``***``, and how many
+    were replaced. A service that echoes the caller's key in a 200 body must not land it in the tables."""
+    with _secrets_lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    if not secrets or not body:
+        return body, 0
+    text = body.decode("utf-8", errors="surrogateescape")
+    found = 0
+    for secret in secrets:
+        count = text.count(secret)
+        if count:
+            found += count
+            text = text.replace(secret, "***")
+    return (text.encode("utf-8", errors="surrogateescape"), found) if found else (body, 0)
+
+
+def register_settings_secrets(settings: Any) -> None:
+    """Register every secret setting (API keys, passwords: the :class:`pydantic.SecretStr` fields) for redaction,
+    so a replay or a run scrubs them from bodies even before an HTTP client registered its own."""
+    from pydantic import SecretStr
+
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            register_secret(value.get_secret_value())
+
+
+class SecretSafeSession(requests.Session):
+    """A :class:`requests.Session` that drops the API-key headers (:data:`SECRET_HEADER_NAMES`) on a redirect to
+    another origin, as requests itself does only for ``Authorization`` (:meth:`requests.Session.should_strip_auth`:
+    scheme, host or port changed, bar http->https on the default ports)."""
+
+    def rebuild_auth(self, prepared_request, response) -> None:
+        super().rebuild_auth(prepared_request, response)
+        _strip_secret_headers(self, prepared_request, response)
+
+
+def _strip_secret_headers(session: requests.Session, prepared_request, response) -> None:
+    if session.should_strip_auth(response.request.url, prepared_request.url):
+        for name in [h for h in prepared_request.headers if h.lower() in SECRET_HEADER_NAMES]:
+            del prepared_request.headers[name]
+            log.warning("redirect to another origin: %s header not sent to %s", name, redact(prepared_request.url))
+
+
+def _secret_safe(session: requests.Session) -> requests.Session:
+    """``session`` with :class:`SecretSafeSession`'s redirect rule (bound on the instance when it is another class)."""
+    if not isinstance(session, SecretSafeSession):
+        plain_rebuild = session.rebuild_auth
+
+        def rebuild_auth(prepared_request, response) -> None:
+            plain_rebuild(prepared_request, response)
+            _strip_secret_headers(session, prepared_request, response)
+
+        session.rebuild_auth = rebuild_auth
+    return session
 
 
 class RedactingFilter(logging.Filter):
@@ -167,8 +228,10 @@ class RateLimiter:
             self.bucket = StateBucket(
                 [_per_minute(rate_per_minute, self.burst)], algorithm=PyrateTokenBucket(), clock=clock
             )
-            # a StateBucket has nothing to leak: no Leaker thread
-            self.limiter = Limiter(SingleBucketFactory(self.bucket, schedule_leak=False))
+            # a StateBucket has nothing to leak: no Leaker thread. buffer_ms: pyrate-limiter adds 50 ms
+            # to every wait by default, which at a fan-out worker's high test rates (and a tenth of a
+            # second at 600/min) is dead time; after a wait it tries again anyway, so 1 ms is safe
+            self.limiter = Limiter(SingleBucketFactory(self.bucket, schedule_leak=False), buffer_ms=1)
 
     @property
     def enabled(self) -> bool:
@@ -309,7 +372,7 @@ class HttpClient:
         retry.max_retry_after = max_retry_after
         retry.api_name = name
         retry.waits = self.retry_waits
-        self.session = session or requests.Session()
+        self.session = _secret_safe(session) if session is not None else SecretSafeSession()
         adapter = HTTPAdapter(max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

@@ -12,7 +12,18 @@ writes a batch of them with PyMySQL into ``gans_raw``:
 - idempotent: a row whose ``(request_key_sha256, payload_sha256)`` is already
   stored, or repeats within the batch, is counted as a duplicate and not stored
   again. The landing tables carry a unique key on that pair, so two loaders racing
-  on the same row cannot both store it (the loser retries its batch once).
+  on the same row cannot both store it: the loser's duplicate-key error, a deadlock
+  (1213) or a lock-wait timeout (1205) rolls the batch back and retries it with
+  exponential backoff and jitter (:data:`RETRY_ATTEMPTS` attempts);
+- a lost connection (server gone, killed, packet refused) is reopened once per batch
+  and the batch retried before it counts as failed (:attr:`LoadError.connection`);
+  any other refusal of the data (a JSON document nested deeper than the server's limit,
+  a value out of range) raises :class:`LoadError` with ``connection`` False, so the
+  caller may split the batch to find the row the server refuses.
+
+:meth:`LandingRow.statement_bytes` is what a row adds to an INSERT; the runner turns a
+row too large for the server's ``max_allowed_packet`` (:meth:`Loader.max_row_bytes`) into
+an error row instead of sending it (which would drop the connection).
 
 The loader needs only SELECT and INSERT on ``gans_raw``.
 """
@@ -22,6 +33,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -111,6 +124,11 @@ class LandingRow:
         """What makes a row a duplicate: (request key hash, payload hash)."""
         return self._hashes[1], self._hashes[3]
 
+    def statement_bytes(self) -> int:
+        """Bytes this row adds to an INSERT statement (payloads and extra columns go as hex: twice their UTF-8)."""
+        extra = sum(len(v.encode("utf-8")) for v in self.extra.values() if v is not None)
+        return 2 * (len(self._hashes[2].encode("utf-8")) + extra) + len(self._hashes[0]) + 1024
+
     @property
     def landing_table(self) -> str:
         """The landing table of the row's source."""
@@ -160,7 +178,34 @@ _COLUMNS = "run_id, request_key, request_key_sha256, request_params, fetched_at,
 
 
 class LoadError(RuntimeError):
-    """A batch could not be stored; nothing of it was kept. ``__cause__`` has the driver error."""
+    """A batch could not be stored; nothing of it was kept. ``__cause__`` has the driver error.
+
+    ``connection`` is True when the database could not be reached (even after reopening the
+    connection once), False when the server refused the data itself.
+    """
+
+    def __init__(self, message: str, *, connection: bool = False):
+        super().__init__(message)
+        self.connection = connection
+
+
+#: attempts of one batch on a deadlock, lock-wait timeout or concurrent duplicate
+RETRY_ATTEMPTS = 6
+#: MySQL/MariaDB error codes retried with backoff: duplicate key (a concurrent load), lock wait timeout, deadlock
+RETRIED_ERRORS = frozenset({1062, 1205, 1213})
+#: client errors meaning the connection is gone: server gone away, lost, not connected; packet too large
+CONNECTION_ERRORS = frozenset({0, 1153, 2002, 2003, 2006, 2013, 2014, 2055})
+
+
+def _code(exc: BaseException) -> int | None:
+    args = getattr(exc, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    if isinstance(exc, pymysql.err.InterfaceError | ConnectionError | BrokenPipeError):
+        return True
+    return isinstance(exc, pymysql.err.OperationalError) and _code(exc) in CONNECTION_ERRORS
 
 
 @dataclass
@@ -172,34 +217,82 @@ class LoadResult:
 
 
 class Loader:
-    """Writes batches of :class:`LandingRow` through one PyMySQL connection to the raw database."""
+    """Writes batches of :class:`LandingRow` through one PyMySQL connection to the raw database.
 
-    def __init__(self, conn: pymysql.Connection, max_statement_bytes: int = 8 * 1024 * 1024):
+    ``backoff_s``: first wait before retrying a deadlocked batch (doubled each attempt, with jitter);
+    ``sleep``: how to wait (tests inject a recorder).
+    """
+
+    def __init__(
+        self,
+        conn: pymysql.Connection,
+        max_statement_bytes: int = 8 * 1024 * 1024,
+        *,
+        backoff_s: float = 0.05,
+        sleep=time.sleep,
+    ):
         self.conn = conn
         self.max_statement_bytes = max_statement_bytes
+        self.backoff_s = backoff_s
+        self.sleep = sleep
+        self.retries = 0  # batches retried after a deadlock, lock wait or concurrent duplicate
+        self.reconnects = 0
+        self._max_packet: int | None = None
+
+    def max_row_bytes(self) -> int:
+        """The largest :meth:`LandingRow.statement_bytes` the server accepts: its ``max_allowed_packet``
+        (read once) less a margin. Raises the driver's error when the server does not answer."""
+        if self._max_packet is None:
+            with self.conn.cursor() as cur:
+                cur.execute("select @@max_allowed_packet")
+                (self._max_packet,) = cur.fetchone()
+            self.conn.commit()
+        return int(self._max_packet) - 64 * 1024
 
     def land(self, run_id: int, rows: Iterable[LandingRow]) -> LoadResult:
         """Store ``rows`` for run ``run_id`` in one transaction; return what was landed.
 
-        Raises :class:`LoadError` (after rolling back) when anything fails.
+        Deadlocks, lock-wait timeouts and concurrent duplicates are retried with backoff; a lost
+        connection is reopened once. Raises :class:`LoadError` (after rolling back) when the batch
+        cannot be stored: ``connection`` says whether the database or the data was the cause.
         """
         batch = list(rows)
         if not batch:
             return LoadResult()
-        for attempt in (1, 2):
+        reconnected = False
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 result = self._land_once(run_id, batch)
                 self.conn.commit()
                 return result
-            except pymysql.err.IntegrityError as exc:
-                self._rollback()
-                if attempt == 2 or exc.args[0] != 1062:
-                    raise LoadError(f"batch of {len(batch)} rows not stored: {exc}") from exc
-                log.info("a concurrent load stored some of these rows; retrying the batch")
             except Exception as exc:
                 self._rollback()
-                raise LoadError(f"batch of {len(batch)} rows not stored: {exc}") from exc
-        raise AssertionError("unreachable")
+                if _is_connection_error(exc):
+                    if reconnected:
+                        raise LoadError(f"batch of {len(batch)} rows not stored: {exc}", connection=True) from exc
+                    reconnected = True
+                    try:
+                        self.conn.ping(reconnect=True)
+                        self.reconnects += 1
+                        log.warning("the database connection was lost (%s); reopened, retrying the batch", exc)
+                    except Exception as again:
+                        raise LoadError(
+                            f"batch of {len(batch)} rows not stored: {exc}; reconnecting failed: {again}",
+                            connection=True,
+                        ) from exc
+                    continue
+                if isinstance(exc, pymysql.err.MySQLError) and _code(exc) in RETRIED_ERRORS:
+                    if attempt >= RETRY_ATTEMPTS:
+                        message = f"batch of {len(batch)} rows not stored after {attempt} attempts: {exc}"
+                        raise LoadError(message) from exc
+                    wait = self.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random())
+                    self.retries += 1
+                    log.info("batch of %d rows: %s; retry %d in %.2f s", len(batch), exc, attempt, wait)
+                    self.sleep(wait)
+                    continue
+                raise LoadError(f"batch of {len(batch)} rows not stored: {type(exc).__name__}: {exc}") from exc
 
     def _rollback(self) -> None:
         try:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
@@ -39,12 +40,12 @@ import requests
 
 from extract import db
 from extract.cities import load_cities, select_cities
-from extract.http import HttpClient, HttpError, redact, redact_body
+from extract.http import HttpClient, HttpError, redact, redact_body, register_settings_secrets, scrub_secrets
 from extract.instants import format_instant
 from extract.loader import LandingRow, Loader, LoadError
 from extract.recording import Recorder, read_manifest
 from extract.response import RequestSpec, Response
-from extract.runlog import Run, RunLog
+from extract.runlog import ClaimTaken, Run, RunLog
 from extract.settings import LOCAL_DIR, Settings
 from extract.sources import REGISTRY, SOURCES, ParseError, RunContext, Source
 
@@ -59,9 +60,13 @@ log = logging.getLogger(__name__)
 class SourceResult:
     """What one source did in one call: its run id, counters and final status.
 
-    ``status`` is ``succeeded``, ``failed`` or ``skipped`` (idempotency key seen before;
-    then ``run_id`` is None and nothing was fetched). ``skipped`` counts the requests the source
-    chose not to make (:attr:`RunContext.skip`: a GBFS feed still within its ttl); not errors.
+    ``status`` is ``succeeded``, ``failed``, ``skipped`` (a run with the idempotency key already
+    succeeded) or ``in_progress`` (another run holds the key now: not a success); for the last
+    two ``run_id`` is None and nothing was fetched. ``left_keys``: the request keys not
+    fetched because the call's ``deadline`` came first (the fan-out plan re-queues them);
+    a run that left keys is still closed, with the status of what it did fetch. ``skipped`` (the
+    counter) counts the requests the source chose not to make (:attr:`RunContext.skip`: a GBFS
+    feed still within its ttl); not errors.
     """
 
     source: str
@@ -73,6 +78,7 @@ class SourceResult:
     skipped: int = 0
     status: str = "running"
     messages: list[str] = field(default_factory=list)
+    left_keys: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -85,7 +91,7 @@ class Summary:
     @property
     def ok(self) -> bool:
         """True when no source had an error."""
-        return all(r.errors == 0 and r.status != "failed" for r in self.results)
+        return all(r.errors == 0 and r.status not in ("failed", "in_progress") for r in self.results)
 
     @property
     def exit_code(self) -> int:
@@ -115,7 +121,7 @@ class Summary:
         ]:
             table.add_column(name, justify=justify)
         for r in self.results:
-            style = {"failed": "red", "skipped": "yellow"}.get(r.status, "green")
+            style = {"failed": "red", "in_progress": "red", "skipped": "yellow"}.get(r.status, "green")
             status = f"{r.status}, {r.skipped} fresh (not fetched)" if r.skipped else r.status
             table.add_row(
                 r.source,
@@ -213,6 +219,8 @@ class _SourceRun:
         self.replay_dir = replay_dir
         self.result = SourceResult(source.name, run.id)
         self._batch: list[tuple[Response, list[LandingRow]]] = []
+        self._row_limit: int | None = None
+        self._renewed = time.monotonic()
 
     def error(
         self,
@@ -239,8 +247,21 @@ class _SourceRun:
             log.error("%s %s: %s: %s (not recorded in extract_errors: %s)", self.source, key, error_type, message, exc)
 
     def handle(self, fetched: Response) -> list[LandingRow]:
-        """Count, record, check (status, key), parse and queue one response; returns its landing rows ([] on error)."""
+        """Count, record, check (status, key), parse and queue one response; returns its landing rows ([] on error).
+
+        Whatever the body holds (not JSON, nested thousands deep, integers JSON cannot carry, lone
+        surrogates, larger than the server's packet), the outcome is queued rows or one
+        ``extract_errors`` row with the reason and the (capped) body: never an exception. A configured
+        secret found in the body is replaced by ``***`` before anything else sees it (counted in
+        ``extract_runs.secrets_redacted``).
+        """
         self.run.counters.requests += 1
+        self._keep_lease()
+        body, found = scrub_secrets(fetched.body)
+        if found:
+            self.run.counters.secrets_redacted += found
+            log.warning("%s %s: %d secret value(s) in the body replaced by ***", self.source, fetched.key, found)
+            fetched = fetched.with_body(body)
         if self.recorder is not None:
             try:
                 self.recorder.record(fetched)
@@ -258,8 +279,28 @@ class _SourceRun:
         try:
             self.source.check_key(fetched.key)
             rows = self.source.parse(fetched)
+            sizes = [row.statement_bytes() for row in rows]
         except ParseError as exc:
             self.error(fetched.key, "ParseError", str(exc), http_status=fetched.status, body=fetched.body)
+            return []
+        except Exception as exc:  # noqa: BLE001 - a body the parser or serialiser chokes on is data, not a crash
+            self.error(
+                fetched.key,
+                "ParseError",
+                f"unusable body: {type(exc).__name__}: {exc}",
+                http_status=fetched.status,
+                body=fetched.body,
+            )
+            return []
+        limit = self._max_row_bytes()
+        if limit is not None and sizes and max(sizes) > limit:
+            self.error(
+                fetched.key,
+                "TooLarge",
+                f"{max(sizes)} bytes to send for one row; the server accepts at most {limit} (max_allowed_packet)",
+                http_status=fetched.status,
+                body=fetched.body,
+            )
             return []
         self._batch.append((fetched, rows))
         if len(self._batch) >= self.batch_size:
@@ -271,27 +312,71 @@ class _SourceRun:
         self.result.skipped += 1
         log.info("%s %s: not fetched: %s", self.source.name, json.dumps(key, ensure_ascii=False), reason)
 
+    def _max_row_bytes(self) -> int | None:
+        """The server's row size limit (:meth:`Loader.max_row_bytes`); None while the database does not answer."""
+        if self._row_limit is None:
+            try:
+                self._row_limit = self.loader.max_row_bytes()
+            except Exception as exc:  # the batch that follows records the database's state
+                log.warning("%s: could not read the server's packet limit: %s", self.source, exc)
+        return self._row_limit
+
+    def _keep_lease(self) -> None:
+        """Renew the run's lease when a quarter of it has passed (a killed process stops renewing)."""
+        now = time.monotonic()
+        if now - self._renewed < self.runlog.lease_seconds / 4:
+            return
+        try:
+            self.runlog.renew(self.run)
+            self._renewed = now
+        except Exception as exc:  # database gone: the batch that follows records it
+            log.warning("%s: could not renew the lease of run %s: %s", self.source, self.run.id, exc)
+
     def fetch_failed(self, spec: RequestSpec, exc: Exception) -> None:
         """Count a request that got no response (connection error, timeout) and record the error."""
         self.run.counters.requests += 1
         self.error(spec.key, type(exc).__name__, str(exc))
 
     def flush(self) -> None:
-        """Land the queued rows in one transaction; on failure spool the responses and record the error."""
+        """Land the queued rows in one transaction.
+
+        When the server refuses the data (not the connection), the batch is split in halves until
+        the responses it refuses are found: the others land, each refused one is an
+        ``extract_errors`` row with its body. When the database cannot be reached (after the
+        loader reopened the connection once), the responses are spooled and the error recorded.
+        """
         if not self._batch:
             return
         batch, self._batch = self._batch, []
+        self._land(batch)
+
+    def _land(self, batch: list[tuple[Response, list[LandingRow]]]) -> None:
         rows = [row for _, rows in batch for row in rows]
         try:
             result = self.loader.land(self.run.id, rows)
         except LoadError as exc:
+            if not exc.connection:
+                if len(batch) > 1:
+                    middle = len(batch) // 2
+                    self._land(batch[:middle])
+                    self._land(batch[middle:])
+                    return
+                fetched = batch[0][0]
+                self.error(
+                    fetched.key,
+                    "LoadRefused",
+                    f"the database refused this response's rows: {exc.__cause__ or exc}",
+                    http_status=fetched.status,
+                    body=fetched.body,
+                )
+                return
             if self.replay_dir is not None:
                 where = f"the recordings stay in {self.replay_dir}; replay it again once the database is back"
             else:
                 folder = self.spool.write([fetched for fetched, _ in batch])
                 where = (
                     f"the {len(batch)} responses were written to {folder}; "
-                    f"land them with `python -m extract replay {folder}`"
+                    f"land them with `python -m gans replay {folder}`"
                     if folder
                     else "the responses could not be spooled either"
                 )
@@ -307,8 +392,11 @@ class _SourceRun:
         self.run.counters.rows_duplicate += result.duplicates
 
     def finish(self) -> SourceResult:
-        """Flush, close the run in ``extract_runs`` and return the result."""
-        self.flush()
+        """Flush, close the run in ``extract_runs`` and return the result (never raises)."""
+        try:
+            self.flush()
+        except Exception as exc:  # noqa: BLE001 - the run must still close
+            self.error(None, type(exc).__name__, f"landing failed: {exc}")
         try:
             status = self.runlog.finish(self.run)
         except Exception as exc:
@@ -389,13 +477,19 @@ def make_clients(
     base_urls: Mapping[str, str] | None = None,
     session_factory: Callable[[], requests.Session] | None = None,
     http_options: Mapping[str, Any] | None = None,
+    rate_share: float = 1.0,
 ) -> dict[str, HttpClient]:
     """One :class:`HttpClient` per API needed by ``sources``, keyed by API name (one rate budget each).
 
     Keys, headers and rates come from each source's :meth:`Source.client_options`; ``base_urls``
     overrides the API roots; ``http_options`` are extra :class:`HttpClient` arguments that win over
-    the sources' (tests: ``sleep``, ``backoff_factor``, ``rate_per_minute``).
+    the sources' (tests: ``sleep``, ``backoff_factor``, ``rate_per_minute``). ``rate_share`` (0 < share
+    <= 1) scales every API's rate: a fan-out worker among ``n`` concurrent ones gets ``1/n`` of the
+    API's limit, so the workers together never exceed it. Raises :class:`ValueError` for a share
+    outside (0, 1].
     """
+    if not 0 < rate_share <= 1:
+        raise ValueError(f"rate_share must be in (0, 1], got {rate_share!r}")
     urls = resolve_base_urls(settings, base_urls)
     common: dict[str, Any] = {"timeout": settings.http_timeout_s, "max_retries": settings.http_max_retries}
     common.update(http_options or {})
@@ -406,6 +500,8 @@ def make_clients(
             continue
         session = session_factory() if session_factory is not None else None
         options = {**source.client_options(settings), **common}
+        if options.get("rate_per_minute", 0) > 0:  # 0 disables the limit: no share of nothing
+            options["rate_per_minute"] = options["rate_per_minute"] * rate_share
         clients[source.api] = HttpClient(source.api, base_url=urls[source.api], session=session, **options)
     return clients
 
@@ -426,6 +522,9 @@ def extract(
     http_options: Mapping[str, Any] | None = None,
     spool_dir: str | Path | None = None,
     batch_size: int = 10,
+    request_keys: Iterable[Mapping[str, Any]] | None = None,
+    rate_share: float = 1.0,
+    deadline: float | None = None,
 ) -> Summary:
     """Fetch the tracked cities (or those named in ``cities``) live and land the responses.
 
@@ -437,7 +536,13 @@ def extract(
     - ``base_urls``: ``{api name: root URL}`` overrides (see :func:`resolve_base_urls`);
     - ``options``: per-source options, e.g. ``{"direction": "Both"}`` for the flights (FIDS direction:
       ``Arrival`` (default), ``Departure`` or ``Both``);
-    - ``spool_dir``: where unlanded batches go (default ``.local/spool``).
+    - ``spool_dir``: where unlanded batches go (default ``.local/spool``);
+    - ``request_keys``: run only the requests whose key is one of these (a fan-out batch, see
+      :mod:`extract.fanout`); the others are not fetched, and errors the sources report about
+      keys outside the batch (a city without airports) are left to the plan;
+    - ``rate_share``: this call's share of each API's rate (see :func:`make_clients`);
+    - ``deadline``: a :func:`time.monotonic` instant; no request is started after it. The
+      requests not started are reported in :attr:`SourceResult.left_keys`, the run is closed.
 
     Raises :class:`extract.settings.MissingSettingError` (naming the env var) before any
     request when a needed API key is empty, :class:`extract.cities.CitiesError` for a bad
@@ -451,15 +556,23 @@ def extract(
     if window is not None and (window[0].tzinfo is None or window[1].tzinfo is None or window[0] >= window[1]):
         raise ValueError("window must be two timezone-aware datetimes, start before end")
     chosen = select_cities(load_cities(settings.cities_file), cities)
+    wanted = None if request_keys is None else {_key_id(k) for k in request_keys}
     urls = resolve_base_urls(settings, base_urls)
     clients = make_clients(
-        settings, chosen_sources, base_urls=urls, session_factory=session_factory, http_options=http_options
+        settings,
+        chosen_sources,
+        base_urls=urls,
+        session_factory=session_factory,
+        http_options=http_options,
+        rate_share=rate_share,
     )
     recorder = Recorder(record_dir) if record_dir is not None else None
     summary = Summary()
     spool = _Spool(Path(spool_dir) if spool_dir is not None else None, summary)
+    register_settings_secrets(settings)
     conn = db.connect(settings, "loader")
     runlog, loader = RunLog(conn), Loader(conn)
+    runlog.close_abandoned()
     state: dict[str, Any] = {}  # shared by the sources of this call (airports found -> flights)
     try:
         with _Progress(progress) as bar:
@@ -469,8 +582,19 @@ def extract(
                     log.info("%s: a run with idempotency key %s already succeeded; skipped", name, idempotency_key)
                     summary.results.append(SourceResult(name, None, status="skipped"))
                     continue
-                run = runlog.start(name, trigger, idempotency_key)
+                try:
+                    run = runlog.start(name, trigger, idempotency_key)
+                except ClaimTaken:
+                    # Another delivery of the same event holds the key: it is working, or it was killed and
+                    # its lease has not run out yet. Not a success: the caller retries (Lambda: a retried
+                    # delivery after the lease finds the key done, or the abandoned run closed and free).
+                    log.warning("%s: idempotency key %s is held by another run; not run", name, idempotency_key)
+                    result = SourceResult(name, None, status="in_progress")
+                    result.messages.append(f"idempotency key {idempotency_key} is held by another run")
+                    summary.results.append(result)
+                    continue
                 job = _SourceRun(source, runlog, loader, run, recorder=recorder, spool=spool, batch_size=batch_size)
+                report = job.error if wanted is None else _errors_within(wanted, job.error)
                 ctx = RunContext(
                     settings=settings,
                     cities=chosen,
@@ -480,23 +604,16 @@ def extract(
                     asked=chosen_sources,
                     state=state,
                     conn=conn,
-                    error=job.error,
+                    error=report,
                     skip=job.skip,
                 )
-                # lazily: a source may build later requests from earlier responses (landed() updates ctx.state)
-                specs = source.requests(ctx)
-                bar.start(name, len(specs) if isinstance(specs, Sized) else None)
-                client = clients[source.api]
-                for spec in specs:
-                    try:
-                        fetched = client.fetch(spec)
-                    except HttpError as exc:
-                        job.fetch_failed(spec, exc)
-                    else:
-                        rows = job.handle(fetched)
-                        if rows:
-                            source.landed(spec, rows, ctx)
-                    bar.advance(name, json.dumps(spec.key, ensure_ascii=False))
+                try:
+                    _run_source(source, ctx, job, clients[source.api], bar, wanted, deadline)
+                except Exception as exc:  # noqa: BLE001 - whatever broke, the run closes with the error recorded
+                    log.exception("%s: run %s stopped", name, run.id)
+                    job.error(None, type(exc).__name__, f"the run stopped: {exc}")
+                if job.result.left_keys:
+                    log.warning("%s: deadline reached, %d requests left", name, len(job.result.left_keys))
                 summary.results.append(job.finish())
     finally:
         for client in clients.values():
@@ -506,6 +623,67 @@ def extract(
         except Exception:
             log.debug("closing the connection failed", exc_info=True)
     return summary
+
+
+def _run_source(
+    source: Source,
+    ctx: RunContext,
+    job: _SourceRun,
+    client: HttpClient,
+    bar: _Progress,
+    wanted: set[str] | None = None,
+    deadline: float | None = None,
+) -> None:
+    """Fetch and handle each of ``source``'s requests for ``ctx``, one after the other.
+
+    Only those whose key is in ``wanted`` (key identities, :func:`_key_id`) when given; none started after
+    ``deadline`` (``time.monotonic()``): their keys go to ``job.result.left_keys``.
+    """
+    # lazily: a source may build later requests from earlier responses (landed() updates ctx.state)
+    specs = source.requests(ctx)
+    if wanted is not None:
+        specs = [spec for spec in specs if _key_id(spec.key) in wanted]
+    bar.start(source.name, len(specs) if isinstance(specs, Sized) else None)
+    for spec in specs:
+        if deadline is not None and time.monotonic() >= deadline:
+            job.result.left_keys.append(dict(spec.key))
+            continue
+        try:
+            fetched = client.fetch(spec)
+        except HttpError as exc:
+            job.fetch_failed(spec, exc)
+        else:
+            rows = job.handle(fetched)
+            if rows:
+                source.landed(spec, rows, ctx)
+        bar.advance(source.name, json.dumps(spec.key, ensure_ascii=False))
+
+
+def close_abandoned(settings: Settings) -> list[int]:
+    """Close every run left ``running`` past its lease as ``abandoned`` (:meth:`RunLog.close_abandoned`), as
+    the loader user; returns their ids. Every :func:`extract` and :func:`replay` does this first."""
+    conn = db.connect(settings, "loader")
+    try:
+        return RunLog(conn).close_abandoned()
+    finally:
+        conn.close()
+
+
+def _key_id(key: Mapping[str, Any]) -> str:
+    """A request key's identity: its canonical JSON (sorted fields), as the landing tables hash it."""
+    return json.dumps(dict(key), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _errors_within(wanted: set[str], record: Callable[..., None]) -> Callable[..., None]:
+    """``record`` for errors about keys of the batch (or about no key); others are the plan's to report."""
+
+    def error(key: dict | None, error_type: str, message: str) -> None:
+        if key is None or _key_id(key) in wanted:
+            record(key, error_type, message)
+        else:
+            log.debug("outside the batch, not recorded: %s %s: %s", key, error_type, message)
+
+    return error
 
 
 # --------------------------------------------------------------------------------------
@@ -543,8 +721,10 @@ def replay(
     totals = Counter(e.source for e in entries)
     chosen = asked if asked is not None else [s for s in SOURCES if s in totals]
     summary = Summary()
+    register_settings_secrets(settings)
     conn = db.connect(settings, "loader")
     runlog, loader = RunLog(conn), Loader(conn)
+    runlog.close_abandoned()
     spool = _Spool(None, summary)
     try:
         with _Progress(progress) as bar:
@@ -562,19 +742,23 @@ def replay(
                 )
                 bar.start(source, totals[source])
             previous: _SourceRun | None = None
-            for entry in entries:
-                job = jobs[entry.source]
-                if previous is not None and previous is not job:
-                    previous.flush()  # land in global fetched_at order, across tables too
-                previous = job
-                try:
-                    fetched = entry.read()
-                except OSError as exc:
-                    job.run.counters.requests += 1
-                    job.error(entry.key, "MissingBody", f"line {entry.line}: cannot read {entry.body}: {exc}")
-                else:
-                    job.handle(fetched)
-                bar.advance(entry.source, f"{entry.body} ({format_instant(entry.fetched_at)})")
+            try:
+                for entry in entries:
+                    job = jobs[entry.source]
+                    if previous is not None and previous is not job:
+                        previous.flush()  # land in global fetched_at order, across tables too
+                    previous = job
+                    try:
+                        fetched = entry.read()
+                    except OSError as exc:
+                        job.run.counters.requests += 1
+                        job.error(entry.key, "MissingBody", f"line {entry.line}: cannot read {entry.body}: {exc}")
+                    else:
+                        job.handle(fetched)
+                    bar.advance(entry.source, f"{entry.body} ({format_instant(entry.fetched_at)})")
+            except Exception as exc:  # noqa: BLE001 - whatever broke, every run closes with the error recorded
+                log.exception("replay of %s stopped", directory)
+                (previous or next(iter(jobs.values()))).error(None, type(exc).__name__, f"the replay stopped: {exc}")
             for source in chosen:
                 summary.results.append(jobs[source].finish())
     finally:

@@ -10,7 +10,9 @@ Commands (``--help`` on each):
   across all sources (ties: manifest line order), with one run per source;
 - ``dbt ARGS...``: dbt in-process with the project's profile and settings (e.g. ``dbt build``);
 - ``pipeline [--replay DIR]``: the main job (``make run``): extract live (or replay DIR),
-  then ``dbt build``, then a summary of both.
+  then ``dbt build``, then a summary of both;
+- ``runs close-abandoned``: close runs left ``running`` past their lease as ``abandoned``
+  (``make close-abandoned``; every run and replay does it first too).
 
 A progress bar per source when stdout is a terminal, plain log lines (stderr) otherwise;
 the summary table at the end; exit status 0 only when nothing failed (1 when a source had
@@ -264,6 +266,28 @@ def gbfs_retention(days: int | None) -> None:
     except _known_errors() as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"gbfs_feeds: {result.deleted} rows fetched before {result.cutoff.isoformat()} deleted")
+
+
+@cli.group()
+def runs() -> None:
+    """The run log (extract_runs)."""
+
+
+@runs.command("close-abandoned")
+def close_abandoned() -> None:
+    """Close runs left `running` past their lease (a killed process) as `abandoned`.
+
+    Their counters are recomputed from the landing tables and extract_errors, and their
+    idempotency claims released, so a retried delivery runs. Every run and replay does this
+    first too. Prints the ids closed.
+    """
+    from extract.runner import close_abandoned as do_close
+
+    try:
+        closed = do_close(_settings())
+    except _known_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"closed {len(closed)} abandoned run(s)" + (f": {', '.join(map(str, closed))}" if closed else ""))
 
 
 def main() -> None:

@@ -2,14 +2,19 @@
 # Build the Lambda deployment artefacts (run by `make package`; no Docker needed):
 #   build/extract/            the extract and bootstrap functions' code: extract/, gans_lambda/,
 #                             the tracked-cities seed, the RDS CA bundle and the small
-#                             dependencies (pip --target, manylinux x86_64 wheels for CPython 3.11)
+#                             dependencies (pip --target, manylinux x86_64 wheels for the
+#                             function's runtime, CPython $EXTRACT_PYTHON, default 3.12)
 #   build/extract.zip         the same, zipped (for `aws lambda update-function-code`)
 #   build/transform-image/    the Docker build context of the transform function
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-BUILD=build
+BUILD=${BUILD:-build}  # output folder (the tests build into a temporary one)
 RDS_CA_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+# Must match the ExtractFunction's Runtime in template.yaml (python3.12)
+EXTRACT_PYTHON=${EXTRACT_PYTHON:-3.12}
+# SKIP_TRANSFORM=1 builds only the extract package (the package test's fixture)
+SKIP_TRANSFORM=${SKIP_TRANSFORM:-}
 
 rm -rf "$BUILD/extract" "$BUILD/extract.zip" "$BUILD/transform-image"
 mkdir -p "$BUILD/extract" "$BUILD/transform-image"
@@ -17,7 +22,7 @@ mkdir -p "$BUILD/extract" "$BUILD/transform-image"
 echo "extract: dependencies"
 "$PY" -m pip install --quiet --disable-pip-version-check --no-compile \
   --target "$BUILD/extract" --platform manylinux2014_x86_64 --implementation cp \
-  --python-version 3.11.11 --only-binary=:all: \
+  --python-version "$EXTRACT_PYTHON" --only-binary=:all: \
   -r lambda/requirements-extract.txt -c requirements.lock
 echo "extract: code"
 cp -r extract lambda/gans_lambda "$BUILD/extract/"
@@ -27,7 +32,7 @@ cp dbt_project/seeds/tracked_cities.csv "$BUILD/extract/dbt_project/seeds/"
 # still built (tests and inspection), but `make deploy` refuses: the functions verify TLS with it.
 if [ -n "${RDS_CA_BUNDLE:-}" ]; then
   cp "$RDS_CA_BUNDLE" "$BUILD/extract/rds-global-bundle.pem"
-elif ! curl -fsSL --max-time 60 -o "$BUILD/extract/rds-global-bundle.pem" "$RDS_CA_URL"; then
+elif [ -n "${NO_RDS_CA_DOWNLOAD:-}" ] || ! curl -fsSL --max-time 60 -o "$BUILD/extract/rds-global-bundle.pem" "$RDS_CA_URL"; then
   rm -f "$BUILD/extract/rds-global-bundle.pem"
   echo "WARNING: could not download the RDS CA bundle from $RDS_CA_URL;" \
     "set RDS_CA_BUNDLE=path before deploying" >&2
@@ -38,9 +43,41 @@ if [ -e "$BUILD/extract/dbt" ] || compgen -G "$BUILD/extract/dbt_core-*" >/dev/n
   exit 1
 fi
 "$PY" -c "import shutil; shutil.make_archive('$BUILD/extract', 'zip', '$BUILD/extract')"
+if [ -n "$SKIP_TRANSFORM" ]; then
+  echo "built $BUILD/extract.zip ($(du -h "$BUILD/extract.zip" | cut -f1))"
+  exit 0
+fi
 
 echo "transform: image context"
 cp lambda/Dockerfile lambda/requirements-transform.txt requirements.lock profiles.example.yml "$BUILD/transform-image/"
+if [ -f "$BUILD/extract/rds-global-bundle.pem" ]; then
+  cp "$BUILD/extract/rds-global-bundle.pem" "$BUILD/transform-image/"
+fi
+# The database host and port the transform function will see (template.yaml: GANS_DB_HOST =
+# mysql.<PrivateZoneName>, GANS_DB_PORT = DbPort), for the parse baked into the image. Taken
+# from IMAGE_DB_HOST / IMAGE_DB_PORT, else from the stack's parameters in lambda/samconfig.toml
+# (SAMCONFIG=path for another file), else the template's defaults.
+"$PY" - "$BUILD/transform-image/image-settings.env" <<'PYEOF'
+import os, re, sys, tomllib
+params = {"PrivateZoneName": "gans.internal", "DbPort": "3306"}
+try:
+    with open(os.environ.get("SAMCONFIG") or "lambda/samconfig.toml", "rb") as fh:
+        overrides = tomllib.load(fh).get("default", {}).get("deploy", {}).get("parameters", {}).get("parameter_overrides", [])
+except FileNotFoundError:
+    overrides = []
+if isinstance(overrides, str):
+    overrides = re.findall(r'(\w+)=("[^"]*"|\S+)', overrides)
+    overrides = [f"{k}={v.strip(chr(34))}" for k, v in overrides]
+for item in overrides:
+    key, _, value = item.partition("=")
+    if key in params:
+        params[key] = value
+host = os.environ.get("IMAGE_DB_HOST") or f"mysql.{params['PrivateZoneName']}"
+port = os.environ.get("IMAGE_DB_PORT") or params["DbPort"]
+with open(sys.argv[1], "w") as fh:
+    fh.write(f"GANS_DB_HOST={host}\nGANS_DB_PORT={port}\n")
+print(f"transform: parse baked for {host}:{port}")
+PYEOF
 cp -r extract transform lambda/gans_lambda dbt_project "$BUILD/transform-image/"
 rm -rf "$BUILD/transform-image/dbt_project/"{target,logs,dbt_packages}
 find "$BUILD/transform-image" -name '__pycache__' -prune -exec rm -rf {} +

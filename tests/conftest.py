@@ -4,12 +4,18 @@ The server is the project's own :class:`localdb.LocalServer`, started in a
 temporary folder on a free port and removed at the end. Its connection settings
 and generated passwords are exported as the usual ``GANS_*`` environment variables,
 so every :class:`extract.settings.Settings` and dbt profile in the tests points at it.
+
+With ``GANS_TEST_EXTERNAL_DB=1`` the session uses an already running server instead
+(CI's MySQL 8 service, ``.github/workflows/ci.yml``): ``GANS_DB_HOST``, ``GANS_DB_PORT``,
+``GANS_ADMIN_USER`` and ``GANS_ADMIN_PASSWORD`` name it and its admin user; the tests
+drop and recreate the project databases on it, so never point this at a server with data.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,23 +33,39 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass
+class ExternalServer:
+    """A database server the session did not start (``GANS_TEST_EXTERNAL_DB=1``); left running."""
+
+    host: str
+    port: int
+
+    def destroy(self) -> None:
+        """Nothing to stop: the server belongs to whoever started it."""
+
+
 @pytest.fixture(scope="session")
-def mariadb(tmp_path_factory) -> LocalServer:
-    """A started MariaDB server, with GANS_* variables pointing at it for the session."""
+def mariadb(tmp_path_factory) -> LocalServer | ExternalServer:
+    """A started MariaDB server (or the external one), with GANS_* variables pointing at it for the session."""
     base = tmp_path_factory.mktemp("mariadb")
     # no GBFS system by default: live-run tests must not reach the real feeds (test_gbfs.py sets its own)
     (base / "gbfs_systems.csv").write_text("operator,system_id,discovery_url,city_name\n", encoding="utf-8")
-    server = LocalServer(base / "server", port=_free_port())
-    server.up()
+    credentials = ensure_credentials(base / "credentials.env")  # root's password too
+    if os.environ.get("GANS_TEST_EXTERNAL_DB") == "1":
+        server = ExternalServer(os.environ["GANS_DB_HOST"], int(os.environ["GANS_DB_PORT"]))
+        admin = {name: os.environ[name] for name in ("GANS_ADMIN_USER", "GANS_ADMIN_PASSWORD")}
+    else:
+        server = LocalServer(base / "server", port=_free_port(), root_password=credentials["GANS_ADMIN_PASSWORD"])
+        server.up()
+        admin = {"GANS_ADMIN_USER": "root", "GANS_ADMIN_PASSWORD": credentials["GANS_ADMIN_PASSWORD"]}
     env = {
         "GANS_DB_HOST": server.host,
         "GANS_DB_PORT": str(server.port),
         "GANS_DB_SOCKET": "",
         "GANS_DB_SSL_CA": "",
-        "GANS_ADMIN_USER": "root",
-        "GANS_ADMIN_PASSWORD": "",
         "GANS_GBFS_SYSTEMS_FILE": str(base / "gbfs_systems.csv"),
-        **ensure_credentials(base / "credentials.env"),
+        **credentials,
+        **admin,
     }
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)

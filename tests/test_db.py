@@ -95,3 +95,8 @@ def test_privileges_allow_what_each_role_needs(settings):
         with pytest.raises(pymysql.err.OperationalError):
             cur.execute("insert into gans.allowed values (2)")
     analyst.close()
+
+
+def test_migration_versions_are_unique_and_ordered():
+    versions = [m.version for m in db.migrations()]
+    assert versions == sorted(set(versions)), versions

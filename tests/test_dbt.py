@@ -151,7 +151,7 @@ def test_one_row_per_city_and_forecast_slot_in_celsius(built):
     first = json.loads((built["recordings"] / entry["body"]).read_text())["list"][0]
     (row,) = _query(
         settings,
-        "select temperature_c, humidity_pct, rain_3h_mm, `condition` from weather_forecasts"
+        "select temperature_c, humidity_pct, rain_3h_mm, weather_condition from weather_forecasts"
         " where city_id = %s and forecast_at_utc = %s",
         (_city_id(settings, "Berlin"), datetime.fromtimestamp(first["dt"], UTC).replace(tzinfo=None)),
     )
@@ -421,7 +421,7 @@ def test_incremental_hourly_conditions_equal_a_full_rebuild(built, after_new_fet
         for r in _query(
             settings,
             "select column_name from information_schema.columns where table_schema = %s"
-            " and table_name = 'city_hourly_conditions' and column_name <> 'source_loaded_at' order by column_name",
+            " and table_name = 'city_hourly_conditions' and column_name <> 'loaded_at' order by column_name",
             (settings.marts_database,),
         )
     ]
@@ -454,7 +454,7 @@ def test_every_test_passes_on_all_history(built, after_new_fetches, after_odd_fe
     bound = re.search(r"hourly\.hour_utc >= cast\('([^']+)' as datetime\)", hourly.read_text()).group(1)
     first_hour = _query(
         settings,
-        "select min(hour_utc) from city_hourly_conditions where source_loaded_at >= utc_timestamp() - interval 30 hour",
+        "select min(hour_utc) from city_hourly_conditions where loaded_at >= utc_timestamp() - interval 30 hour",
     )[0][0]
     # found in the window before the query ran, not the all-history bound
     assert datetime(2000, 1, 1) < datetime.fromisoformat(bound) <= first_hour

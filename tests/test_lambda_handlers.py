@@ -305,10 +305,22 @@ def test_retry_after_a_late_failure_still_triggers_the_transform(aws, settings, 
     assert _count(settings, "select count(*) from openweather_forecasts") == len(expected)
     assert [r[3:5] for r in _runs(settings, "openweather")] == [("running", 0)]  # its counters were never written
 
+    # within its lease the dead attempt still holds the key: a delivery then must not run too, and
+    # must not pass for a success either (it would end the retries with nothing fetched): it raises
+    with pytest.raises(extract_handler.ExtractFailed, match="held by another run"):
+        extract_handler.handler(event, None)
+    assert [r[3] for r in _runs(settings, "openweather")] == ["running"]
+    # once its lease has run out, the next (retried) delivery closes it as abandoned and runs
+    admin = db.connect(settings, "admin", autocommit=True)
+    with admin.cursor() as cur:
+        cur.execute("update extract_runs set lease_until = utc_timestamp(6) - interval 1 second")
+    admin.close()
     retry = extract_handler.handler(event, None)
     assert retry["ok"] is True
     assert retry["landed"] == 0 and retry["sources"][0]["duplicates"] == len(expected)
     assert retry["landed_total"] == retry["sources"][0]["landed_total"] == len(expected)
+    runs = _runs(settings, "openweather")
+    assert [r[3:5] for r in runs] == [("abandoned", len(expected)), ("succeeded", 0)]  # counted from the landing table
     record = {"requestContext": {"condition": "Success"}, "requestPayload": event, "responsePayload": retry}
     step = transform_handler.plan(record)
     assert step is not None and step["select"] == event["transform"]["select"]
@@ -491,3 +503,28 @@ def test_bootstrap_handler_creates_users_and_migrates(aws, settings, monkeypatch
     # the analyst's password is now the secret's
     conn = db.connect(Settings(analyst_password=new_password), "analyst", database=settings.marts_database)
     conn.close()
+
+
+def test_every_invocation_logs_each_sources_freshness_and_counts(aws, settings, recorded_apis, caplog):
+    from extract.sources import SOURCES
+
+    caplog.set_level("INFO")
+    event = scheduler_event("gans-forecasts", "2026-11-21T15:05:00Z", ["openweather"])
+    result = extract_handler.handler(event, None)
+    assert result["ok"] is True
+    # what the template's metric filter reads: one line per source, hours since its last success
+    freshness = {
+        r.source: r.hours_since_success for r in caplog.records if getattr(r, "event", None) == "source_freshness"
+    }
+    assert set(freshness) == set(SOURCES)
+    assert 0 <= freshness["openweather"] < 0.1  # succeeded just now
+    for source in set(SOURCES) - {"openweather"}:
+        assert freshness[source] == extract_handler.NEVER_SUCCEEDED_HOURS  # never ran on this database
+    [line] = [r for r in caplog.records if getattr(r, "event", None) == "extract_source"]
+    assert (line.source, line.status, line.landed, line.run_id) == (
+        "openweather",
+        "succeeded",
+        result["landed"],
+        result["sources"][0]["run_id"],
+    )
+    assert line.name == "gans_lambda.extract_handler"

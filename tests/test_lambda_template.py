@@ -7,6 +7,7 @@ so the assertions see the same structure CloudFormation does.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from cfnlint.decode import decode
 from extract.sources import REGISTRY
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "lambda" / "template.yaml"
+PACKAGE_SH = TEMPLATE.parent / "package.sh"
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +87,8 @@ def test_schedules_run_in_berlin_time_with_retries_and_dead_letter_queue(templat
         props = schedule["Properties"]
         assert props["ScheduleExpressionTimezone"] == "Europe/Berlin", name
         target = props["Target"]
-        assert _refers_to(target["Arn"], "ExtractFunction"), name
-        assert _refers_to(target["RoleArn"], "SchedulerRole"), name
+        assert _refers_to(target["Arn"], "ExtractStateMachine"), name  # the fan-out, see test_fanout_template
+        assert _refers_to(target["RoleArn"], "SchedulerFanoutRole"), name
         assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1, name
         assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] >= 60, name
         assert _refers_to(target["DeadLetterConfig"]["Arn"], "DeadLetterQueue"), name
@@ -121,7 +123,11 @@ def test_functions_shape(template):
     functions = _resources(template, "AWS::Serverless::Function")
     extract_fn = functions["ExtractFunction"]["Properties"]
     assert extract_fn["Handler"] == "gans_lambda.extract_handler.handler"
-    assert extract_fn["Runtime"] == "python3.11"
+    # a supported managed runtime, the one lambda/package.sh builds the zip's wheels for
+    package_python = re.search(r"EXTRACT_PYTHON=\$\{EXTRACT_PYTHON:-([0-9.]+)\}", PACKAGE_SH.read_text()).group(1)
+    assert extract_fn["Runtime"] == f"python{package_python}"
+    assert tuple(int(p) for p in package_python.split(".")) >= (3, 12)
+    assert functions["BootstrapFunction"]["Properties"]["Runtime"] == extract_fn["Runtime"]  # same zip
     transform_fn = functions["TransformFunction"]
     assert transform_fn["Properties"]["PackageType"] == "Image"
     assert transform_fn["Metadata"]["Dockerfile"] == "Dockerfile"
@@ -210,3 +216,107 @@ def test_alarms_on_function_errors_and_dead_letter_depth(template):
             assert _refers_to(dims["QueueName"], "DeadLetterQueue")
             watched.add("DeadLetterQueue")
     assert watched == {"ExtractFunction", "TransformFunction", "DeadLetterQueue"}
+
+
+# --------------------------------------------------------------------------------------
+# Safe start, storage, observability, the image build
+
+
+def test_schedules_start_disabled_and_follow_one_parameter(template):
+    assert template["Parameters"]["SchedulesState"]["Default"] == "DISABLED"
+    for name, schedule in _resources(template, "AWS::Scheduler::Schedule").items():
+        assert schedule["Properties"]["State"] == {"Ref": "SchedulesState"}, name
+    readme = (TEMPLATE.parent / "README.md").read_text()
+    assert "SchedulesState=ENABLED" in readme  # the documented enable step
+
+
+def test_database_storage_autoscales_and_free_storage_is_alarmed(template):
+    props = template["Resources"]["Database"]["Properties"]
+    assert props["MaxAllocatedStorage"] == {"Ref": "DbMaxAllocatedStorageGiB"}
+    assert (
+        template["Parameters"]["DbMaxAllocatedStorageGiB"]["Default"]
+        > (template["Parameters"]["DbAllocatedStorageGiB"]["Default"])
+    )
+    [alarm] = [a for a in _resources(template, "AWS::CloudWatch::Alarm").values()
+               if a["Properties"]["MetricName"] == "FreeStorageSpace"]  # fmt: skip
+    assert _refers_to(alarm["Properties"]["Dimensions"][0]["Value"], "Database")
+    assert alarm["Properties"]["ComparisonOperator"] == "LessThanThreshold"
+
+
+def test_functions_log_json_at_info(template):
+    logging_config = template["Globals"]["Function"]["LoggingConfig"]
+    assert logging_config["LogFormat"] == "JSON"
+    assert logging_config["ApplicationLogLevel"] == "INFO"
+
+
+def test_a_freshness_alarm_per_source_missing_data_breaching(template):
+    from extract.sources import SOURCES
+
+    filters = [f["Properties"] for f in _resources(template, "AWS::Logs::MetricFilter").values()]
+    # the extract function (direct invocations) and the fan-out function (the schedules' state
+    # machine, whose collect step logs them) both feed the metric
+    for group in ("ExtractLogGroup", "FanoutLogGroup"):
+        assert [p for p in filters if _refers_to(p["LogGroupName"], group)], group
+    for props in filters:
+        # the pattern and fields are the ones gans_lambda.extract_handler.log_freshness logs
+        assert props["FilterPattern"] == '{ $.event = "source_freshness" }'
+        [transformation] = props["MetricTransformations"]
+        assert transformation["MetricValue"] == "$.hours_since_success"
+        assert transformation["Dimensions"] == [{"Key": "Source", "Value": "$.source"}]
+    alarms = {
+        a["Properties"]["Dimensions"][0]["Value"]: a["Properties"]
+        for a in _resources(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "HoursSinceSuccess"
+    }
+    assert set(alarms) == set(SOURCES)
+    cadence_hours = {
+        "openweather": 3,
+        "aerodatabox_flights": 24,
+        "aerodatabox_airports": 168,
+        "wikipedia": 744,
+        "gbfs": 0.25,  # every 15 minutes
+    }
+    for source, alarm in alarms.items():
+        assert alarm["TreatMissingData"] == "breaching", source
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold", source
+        assert cadence_hours[source] < alarm["Threshold"] < cadence_hours[source] + 3, source
+        # a datapoint per period: the forecasts schedule (every 3 h) logs every source
+        assert alarm["Period"] * alarm["EvaluationPeriods"] >= 3 * 3600, source
+        assert alarm["Namespace"] == transformation["MetricNamespace"], source
+
+
+def test_the_image_is_baked_for_the_stacks_database_host(template):
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["GANS_DB_HOST"] == {"Fn::Sub": "mysql.${PrivateZoneName}"}
+    assert env["GANS_DB_PORT"] == {"Ref": "DbPort"}
+    package = PACKAGE_SH.read_text()
+    # package.sh reads the same parameters (samconfig.toml) and writes them for the bake
+    assert "f\"mysql.{params['PrivateZoneName']}\"" in package and '"DbPort"' in package
+    defaults = template["Parameters"]
+    assert f'"PrivateZoneName": "{defaults["PrivateZoneName"]["Default"]}"' in package
+    assert f'"DbPort": "{defaults["DbPort"]["Default"]}"' in package
+    dockerfile = (TEMPLATE.parent / "Dockerfile").read_text()
+    assert "image-settings.env" in dockerfile and "--bake" in dockerfile
+
+
+def test_the_transform_image_base_gets_fixes_and_has_the_runtime_client():
+    dockerfile = (TEMPLATE.parent / "Dockerfile").read_text()
+    [base] = re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)
+    assert base.startswith("python:3.11"), base  # Docker's official image: CPython 3.11 security releases
+    assert 'ENTRYPOINT ["python", "-m", "awslambdaric"]' in dockerfile
+    requirements = (TEMPLATE.parent / "requirements-transform.txt").read_text()
+    assert re.search(r"^awslambdaric==\S+$", requirements, re.MULTILINE)
+    assert re.search(r"^boto3$", requirements, re.MULTILINE)  # not in a non-AWS base
+
+
+def test_sample_events_are_the_schedules_inputs(template):
+    events = {p.stem: json.loads(p.read_text()) for p in (TEMPLATE.parent / "events").glob("scheduler-*.json")}
+    schedules = _resources(template, "AWS::Scheduler::Schedule")
+    assert len(events) == len(schedules)
+    for schedule in schedules.values():
+        payload = json.loads(schedule["Properties"]["Target"]["Input"]["Fn::Sub"])
+        name = payload["schedule"].removeprefix("${AWS::StackName}-")
+        sample = events[f"scheduler-{name}"]
+        for field in ("sources", "transform", "window"):
+            assert sample.get(field) == payload.get(field), (name, field)
+        assert sample["schedule"] == f"gans-{name}"

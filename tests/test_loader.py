@@ -61,27 +61,57 @@ def test_batch_failing_half_way_leaves_nothing(loader_conn):
     assert loader.land(run.id, good).landed == 5  # the connection is usable afterwards
 
 
-def test_database_gone_mid_batch_leaves_nothing(settings, loader_conn, monkeypatch):
-    run = RunLog(loader_conn).start("openweather", "test")
-    loader = Loader(loader_conn, max_statement_bytes=300)
-    loader_id = loader_conn.thread_id()
+def _kill_on(settings, conn, monkeypatch, calls_to_kill: set[int]) -> dict:
+    """Make the server drop ``conn`` just before its n-th statement, for every n in ``calls_to_kill``."""
     admin = db.connect(settings, "admin", autocommit=True)
     calls = {"n": 0}
     real_execute = pymysql.cursors.Cursor.execute
 
     def execute_then_kill(self, query, args=None):
         calls["n"] += 1
-        if calls["n"] == 4:  # after the existence check and two INSERTs: the server drops us
+        if calls["n"] in calls_to_kill:
             with admin.cursor() as cur:
-                cur.execute("kill %s", (loader_id,))
+                cur.execute("kill %s", (conn.thread_id(),))
         return real_execute(self, query, args)
 
     monkeypatch.setattr(pymysql.cursors.Cursor, "execute", execute_then_kill)
-    with pytest.raises(LoadError):
+    return calls
+
+
+def test_connection_lost_mid_batch_is_reopened_once_and_the_batch_lands_whole(settings, loader_conn, monkeypatch):
+    run = RunLog(loader_conn).start("openweather", "test")
+    loader = Loader(loader_conn, max_statement_bytes=300)  # one row per INSERT statement
+    first_thread = loader_conn.thread_id()
+    calls = _kill_on(settings, loader_conn, monkeypatch, {4})  # after the existence check and two INSERTs
+    result = loader.land(run.id, [landing_row(f"City {i}", 10.0 + i) for i in range(5)])
+    monkeypatch.undo()
+    assert calls["n"] > 6 and loader.reconnects == 1 and loader_conn.thread_id() != first_thread
+    assert (result.landed, result.duplicates) == (5, 0)
+    assert count_rows(loader_conn, "openweather_forecasts") == 5  # the first attempt's rows were rolled back
+
+
+def test_database_gone_for_good_mid_batch_leaves_nothing(settings, loader_conn, monkeypatch):
+    run = RunLog(loader_conn).start("openweather", "test")
+    loader = Loader(loader_conn, max_statement_bytes=300)
+    calls = _kill_on(settings, loader_conn, monkeypatch, {4, 7})  # the reopened connection dies too
+    with pytest.raises(LoadError) as failed:
         loader.land(run.id, [landing_row(f"City {i}", 10.0 + i) for i in range(5)])
     monkeypatch.undo()
-    assert calls["n"] >= 4  # the kill happened mid-batch, after rows had been sent
-    with admin.cursor() as cur:
-        cur.execute("select count(*) from gans_raw.openweather_forecasts")
-        assert cur.fetchone()[0] == 0
-    admin.close()
+    assert failed.value.connection is True and loader.reconnects == 1 and calls["n"] >= 7
+    loader_conn.ping(reconnect=True)
+    assert count_rows(loader_conn, "openweather_forecasts") == 0
+
+
+def test_refused_row_is_a_data_error_not_a_connection_error(loader_conn):
+    run = RunLog(loader_conn).start("openweather", "test")
+    with pytest.raises(LoadError) as refused:
+        Loader(loader_conn).land(run.id, [landing_row("Deep", 1.0), _deep_row(200)])
+    assert refused.value.connection is False
+    assert count_rows(loader_conn, "openweather_forecasts") == 0
+
+
+def _deep_row(depth: int) -> LandingRow:
+    payload: object = 1
+    for _ in range(depth):
+        payload = [payload]
+    return LandingRow("openweather", {"city": "Deep"}, {}, T0, 200, {"list": payload})

@@ -169,7 +169,8 @@ def test_load_failure_spools_responses_for_replay(settings, tmp_path, monkeypatc
     from extract.loader import Loader, LoadError
 
     def broken_land(self, run_id, rows):
-        raise LoadError("batch of 1 rows not stored: (2013, 'Lost connection to MySQL server during query')")
+        lost = "batch of 1 rows not stored: (2013, 'Lost connection to MySQL server during query')"
+        raise LoadError(lost, connection=True)
 
     monkeypatch.setattr(Loader, "land", broken_land)
     cities = tmp_path / "cities.csv"

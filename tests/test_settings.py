@@ -9,7 +9,7 @@ from extract.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # variables dbt and the Lambda runtime set for themselves, not settings of ours
-NOT_SETTINGS = {"PATH", "LAMBDA_TASK_ROOT", "DBT_LOG_FORMAT_FILE"}
+NOT_SETTINGS = {"PATH", "LAMBDA_TASK_ROOT", "AWS_LAMBDA_LOG_LEVEL", "DBT_LOG_FORMAT_FILE"}
 
 
 def _example() -> dict[str, str]:

@@ -50,6 +50,9 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 PROFILES_TEMPLATE = PROJECT_ROOT / "profiles.example.yml"
 #: Default folder of the generated ``profiles.yml`` (git-ignored).
 DEFAULT_PROFILES_DIR = LOCAL_DIR / "dbt"
+#: The reconciliation mart (one row per landing row: records in payload, staged, rejected).
+RECONCILIATION = "landing_reconciliation"
+
 #: Marts whose row counts the summary reports, in the order shown.
 MARTS = (
     "cities",
@@ -181,6 +184,9 @@ class BuildSummary:
     statuses: dict[str, Counter] = field(default_factory=dict)
     mart_rows: dict[str, int | None] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    #: Per source (openweather, aerodatabox_flights, ...): records in the landed payloads,
+    #: staged, rejected, over all history, from the reconciliation mart; empty when not built.
+    source_records: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     @property
     def tests(self) -> Counter:
@@ -198,6 +204,10 @@ class BuildSummary:
             lines.append("  rows per mart:")
             for name, rows in self.mart_rows.items():
                 lines.append(f"    {name:<24} {'-' if rows is None else rows:>8}")
+        if self.source_records:
+            lines.append(f"  {'records per source:':<28} {'in payloads':>11} {'staged':>8} {'rejected':>8}")
+            for name, (records, staged, rejected) in self.source_records.items():
+                lines.append(f"    {name:<24} {records:>11} {staged:>8} {rejected:>8}")
         for failure in self.failures:
             lines.append(f"  ! {failure}")
         return "\n".join(lines)
@@ -207,7 +217,9 @@ def summarize(result: dbtRunnerResult, settings: Settings | None = None) -> Buil
     """Summarise a ``run_dbt`` result; with ``settings``, count the rows of every mart.
 
     Counting connects as the dbt user to the marts database; a mart that does not
-    exist shows as None.
+    exist shows as None. With ``settings`` it also reads, per source, the records in
+    the landed payloads, staged and rejected (sums over ``landing_reconciliation``,
+    all history), when that mart exists.
     """
     summary = BuildSummary(success=bool(result.success))
     if result.exception is not None:
@@ -236,6 +248,13 @@ def summarize(result: dbtRunnerResult, settings: Settings | None = None) -> Buil
                         summary.mart_rows[mart] = cur.fetchone()[0]
                     else:
                         summary.mart_rows[mart] = None
+                if RECONCILIATION in present:
+                    cur.execute(
+                        "select source_name, sum(records_in_payload), sum(records_staged), sum(records_rejected)"
+                        f" from `{RECONCILIATION}` group by source_name order by source_name"
+                    )
+                    for name, records, staged, rejected in cur.fetchall():
+                        summary.source_records[name] = (int(records), int(staged), int(rejected))
         finally:
             conn.close()
     return summary

@@ -10,4 +10,4 @@ where
     scheduled_arrival_local is not null
     and timestampdiff(minute, scheduled_arrival_utc, scheduled_arrival_local)
     <> scheduled_arrival_utc_offset_min
-    and {{ landed_in_test_window('landing_loaded_at') }}
+    and {{ landed_in_test_window('loaded_at') }}

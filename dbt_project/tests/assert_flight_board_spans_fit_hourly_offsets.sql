@@ -10,4 +10,4 @@ select
 from {{ ref('int_aerodatabox__flight_boards') }}
 where
     timestampdiff(hour, first_arrival_utc, last_arrival_utc) > 28
-    and {{ landed_in_test_window('landing_loaded_at') }}
+    and {{ landed_in_test_window('loaded_at') }}

@@ -18,9 +18,9 @@
     {%- set found = run_query(
         "select date_format(least("
         ~ "coalesce((select min(hour_utc) from " ~ ref('city_hourly_conditions')
-        ~ " where " ~ landed_in_test_window('source_loaded_at') ~ "), cast('9999-12-31' as datetime)), "
+        ~ " where " ~ landed_in_test_window('loaded_at') ~ "), cast('9999-12-31' as datetime)), "
         ~ "coalesce((select timestampadd(hour, -1, min(first_arrival_utc)) from "
-        ~ ref('int_aerodatabox__flight_boards') ~ " where " ~ landed_in_test_window('landing_loaded_at')
+        ~ ref('int_aerodatabox__flight_boards') ~ " where " ~ landed_in_test_window('loaded_at')
         ~ "), cast('9999-12-31' as datetime))), '%Y-%m-%d %H:%i:%s')"
     ).columns[0].values()[0] %}
     {%- set first_hour_utc = "cast('" ~ found ~ "' as datetime)" %}
@@ -31,7 +31,7 @@ board_rows as (
     select
         flights.airport_icao,
         flights.flight_number,
-        flights.scheduled_arrival_utc,
+        flights.scheduled_at_utc as scheduled_arrival_utc,
         flights.codeshare_status,
         flights.fetched_at_utc,
         flights.landing_id
@@ -40,7 +40,7 @@ board_rows as (
         on boards.landing_id = flights.landing_id
     where
         boards.last_arrival_utc >= {{ first_hour_utc }}
-        and flights.scheduled_arrival_utc is not null
+        and flights.direction = 'arrival'
 ),
 
 operated as (

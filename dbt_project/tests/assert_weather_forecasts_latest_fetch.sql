@@ -9,7 +9,7 @@ landed as (
         max(fetched_at_utc) as latest_fetch
     from {{ ref('stg_openweather__forecasts') }}
     where
-        {{ landed_in_test_window('loaded_at_utc') }}
+        {{ landed_in_test_window('loaded_at') }}
     group by city_id, forecast_at_utc
 )
 

@@ -69,7 +69,10 @@ class Source:
     ``api`` (the HTTP client and rate budget: sources of one API share them), ``base_url_setting``
     (the Settings field holding the API root), ``ok_statuses``, ``extra_columns`` (landing columns
     beyond the common ones, filled from :attr:`LandingRow.extra`), ``schedule`` (default
-    EventBridge Scheduler expression, Europe/Berlin, as deployed by ``lambda/template.yaml``).
+    EventBridge Scheduler expression, Europe/Berlin, as deployed by ``lambda/template.yaml``),
+    ``plan_by`` (how :mod:`extract.fanout` splits the source into batches: ``"request"``, the keys of
+    :meth:`requests` built without HTTP; ``"city"`` for a source whose requests need earlier responses
+    (a discovery document, then the feeds it lists), batched by city at ``calls_per_city`` calls each).
     """
 
     name: ClassVar[str]
@@ -81,6 +84,8 @@ class Source:
     ok_statuses: ClassVar[frozenset[int]] = frozenset({200})
     extra_columns: ClassVar[tuple[str, ...]] = ()
     schedule: ClassVar[str]
+    plan_by: ClassVar[str] = "request"
+    calls_per_city: ClassVar[int] = 1
 
     def base_url(self, settings: Settings) -> str:
         """The API root from ``settings`` (no trailing slash)."""
@@ -109,13 +114,26 @@ class Source:
         """Called after a response of this source was parsed into ``rows`` (e.g. to feed a later source)."""
 
     def check_key(self, key: Any) -> dict[str, Any]:
-        """``key`` when it holds exactly :attr:`key_fields`, each a non-blank string; :class:`ParseError` otherwise."""
+        """``key`` when it holds exactly :attr:`key_fields`, each a non-blank, trimmed string (a ``city`` also
+        within the seed's column width, :func:`extract.cities.check_city_name`); :class:`ParseError` otherwise.
+
+        Called by the runner for every response, live and replayed, before :meth:`parse`.
+        """
+        from extract.cities import check_city_name
+
         if not isinstance(key, dict) or set(key) != set(self.key_fields):
-            raise ParseError(f"request key {key!r} should have the fields {', '.join(self.key_fields)}")
+            raise ParseError(f"request key {str(key)[:300]!r} should have the fields {', '.join(self.key_fields)}")
         for name in self.key_fields:
             value = key[name]
             if not isinstance(value, str) or not value.strip():
                 raise ParseError(f"request key {key!r}: {name!r} should be a non-blank string")
+            if value != value.strip():
+                raise ParseError(f"request key {key!r}: {name!r} has leading or trailing whitespace")
+            if name == "city":
+                try:
+                    check_city_name(value)
+                except ValueError as exc:
+                    raise ParseError(f"request key {str(key)[:300]}: {exc}") from None
         return key
 
     def row(self, response: Response, payload: Any, **extra: str | None) -> LandingRow:

@@ -142,6 +142,10 @@ class Gbfs(Source):
     base_url_setting = "gbfs_base_url"
     # every 15 minutes; the template's GbfsScheduleExpression parameter (default this) sets the deployed rate
     schedule = "rate(15 minutes)"
+    # discovery, then feeds listed in it: the fan-out plans GBFS by city (not by request key), the
+    # upper bound of its calls per city being two operators x (discovery + the three feeds)
+    plan_by = "city"
+    calls_per_city = 2 * (1 + len(FEEDS))
 
     def base_url(self, settings) -> str:
         """``GBFS_BASE_URL`` (empty by default: the systems' own URLs are used as listed)."""

@@ -19,10 +19,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from gans_lambda import aws_secrets
+from gans_lambda import aws_secrets, observability
 
 log = logging.getLogger(__name__)
-log.setLevel(logging.INFO)
+observability.configure()
 
 
 def handler(event: dict[str, Any] | None = None, context: Any = None) -> dict[str, Any]:

@@ -18,6 +18,10 @@ source runs with the idempotency key ``<schedule>@<scheduled_time>/<source>``: a
 re-delivered event skips every source whose run with that key succeeded (nothing is
 fetched again), and re-fetches only those that failed; the landing tables ignore
 a response stored before (payload hash), so a partly landed run lands no copy either.
+The key is claimed atomically as the run opens (``extract_runs.claim_sha256`` is unique):
+of several overlapping deliveries one runs; the others report ``in_progress`` and raise
+:class:`ExtractFailed`, so Lambda retries them: by then the key is done (``skipped``) or its
+holder was killed, its lease ran out and the retry closes it as abandoned and runs.
 The window is derived from ``scheduled_time``, never from the clock, so a retry
 the next morning asks for the same flights. Events without a schedule (manual
 invocations) may carry their own ``idempotency_key``.
@@ -31,6 +35,11 @@ an attempt that landed everything and then failed lands only duplicates, yet its
 still need the transform. Raises :class:`ExtractFailed` when a source failed, after
 every source ran, so the invocation is retried and finally dead-lettered; raises
 :class:`BadExtractEvent` for an event it cannot run.
+
+Logs (JSON in Lambda, see :mod:`gans_lambda.observability`) one line per source run
+(``"event": "extract_source"``: source, status, run id, counts) and, on every invocation,
+one per source with the hours since its last success (:func:`log_freshness`), which the
+template's per-source alarms read.
 
 Responses that could not be landed are spooled under ``GANS_SPOOL_DIR`` (default
 ``/tmp/gans/spool``, the only writable place in Lambda; the error names the folder).
@@ -47,10 +56,10 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gans_lambda import aws_secrets
+from gans_lambda import aws_secrets, observability
 
 log = logging.getLogger(__name__)
-log.setLevel(logging.INFO)
+observability.configure()
 
 #: time zone of the schedules; "coming_day" is the day after the scheduled time here
 SCHEDULE_ZONE = ZoneInfo("Europe/Berlin")
@@ -168,6 +177,45 @@ def _add_landed_totals(settings, results: list[dict[str, Any]]) -> None:
         conn.close()
 
 
+#: the value logged for a source that never succeeded: above every alarm's threshold
+NEVER_SUCCEEDED_HOURS = 100_000.0
+
+
+def log_freshness(settings) -> dict[str, float]:
+    """Log, per source, the hours since its last successful run (any trigger); return them.
+
+    One JSON line per source, ``{"event": "source_freshness", "source",
+    "hours_since_success"}``: the metric filter in ``template.yaml`` turns them into the
+    ``HoursSinceSuccess`` metric (dimension ``Source``) whose alarms fire when a source
+    had no successful extraction in its period. Every invocation logs every source, so
+    the three-hourly forecasts schedule keeps all four metrics current; a source that
+    never succeeded logs :data:`NEVER_SUCCEEDED_HOURS`. Read from ``extract_runs`` as the
+    loader (SELECT on ``gans_raw``); times are UTC.
+    """
+    from extract import db
+    from extract.sources import SOURCES
+
+    conn = db.connect(settings, "loader")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select source, timestampdiff(second, max(finished_at), utc_timestamp(6)) / 3600"
+                " from extract_runs where status = 'succeeded' group by source"
+            )
+            ages = {source: float(hours) for source, hours in cur.fetchall() if hours is not None}
+    finally:
+        conn.close()
+    hours = {source: round(ages.get(source, NEVER_SUCCEEDED_HOURS), 2) for source in SOURCES}
+    for source, value in hours.items():
+        log.info(
+            "%s: %s h since its last successful extraction",
+            source,
+            value,
+            extra={"event": "source_freshness", "source": source, "hours_since_success": value},
+        )
+    return hours
+
+
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point: extract what ``event`` asks for (see the module docstring)."""
     from extract.runner import extract
@@ -213,8 +261,17 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
                 }
             )
     _add_landed_totals(settings, results)
+    for r in results:
+        # one structured line per source: the per-source success metric and alarm read it
+        log.info(
+            "extract %s: %s, %s landed (%s in all attempts), %s errors, run %s",
+            r["source"], r["status"], r["landed"], r["landed_total"], r["errors"], r["run_id"],
+            extra={"event": "extract_source", "schedule": request["schedule"],
+                   **{k: r[k] for k in ("source", "status", "run_id", "requests", "landed",
+                                        "landed_total", "duplicates", "errors", "idempotency_key")}},
+        )  # fmt: skip
     report = {
-        "ok": all(r["status"] != "failed" and r["errors"] == 0 for r in results),
+        "ok": all(r["status"] not in ("failed", "in_progress") and r["errors"] == 0 for r in results),
         "landed": sum(r["landed"] for r in results),
         "landed_total": sum(r["landed_total"] for r in results),
         "sources": results,
@@ -223,7 +280,14 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         "transform": request["transform"],
     }
     log.info("extract result %s", json.dumps(report))
+    try:
+        log_freshness(settings)
+    except Exception:  # the metric is a nicety next to the extraction's own outcome
+        log.exception("could not log the sources' freshness")
     if not report["ok"]:
         failed = [f"{r['source']} (run {r['run_id']}, {r['errors']} errors)" for r in results if r["errors"]]
+        held = [r["source"] for r in results if r["status"] == "in_progress"]
+        if held:  # raised so that Lambda retries the delivery once the holder succeeded or its lease ran out
+            failed.append(f"{', '.join(held)} (idempotency key held by another run)")
         raise ExtractFailed("extraction failed for " + ", ".join(failed) + "; see extract_errors")
     return report

@@ -42,10 +42,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gans_lambda import aws_secrets
+from gans_lambda import aws_secrets, observability
 
 log = logging.getLogger(__name__)
-log.setLevel(logging.INFO)
+observability.configure()
 
 TASK_ROOT = Path(os.environ.get("LAMBDA_TASK_ROOT", Path(__file__).resolve().parent.parent))
 #: dbt commands an event may ask for
@@ -128,7 +128,9 @@ def prepare_work_dirs(paths: dict[str, Path]) -> bool:
         paths[name].mkdir(parents=True, exist_ok=True)
     baked = paths["baked"] / PARTIAL_PARSE_FILE
     if baked.exists() and not (paths["target"] / PARTIAL_PARSE_FILE).exists():
-        shutil.copy2(baked, paths["target"] / PARTIAL_PARSE_FILE)
+        # copyfile, not copy2: the image's file is read-only, and a kept mode would stop dbt
+        # (Lambda's non-root user) from rewriting it after a re-parse
+        shutil.copyfile(baked, paths["target"] / PARTIAL_PARSE_FILE)
         return True
     return False
 

@@ -3,7 +3,13 @@
   pass: pair with not_null where a value is required).
 #}
 
+{#
+  Range tests check values that come from third parties: they warn (their rows are
+  stored, store_failures) rather than stop the models downstream; records whose
+  values no column can hold are rejects already (landing_rejects).
+#}
 {% test value_between(model, column_name, min_value, max_value) %}
+{{ config(severity='warn') }}
 select *
 from {{ model }}
 where {{ column_name }} < {{ min_value }} or {{ column_name }} > {{ max_value }}
@@ -36,6 +42,7 @@ where {{ column_name }} < {{ min_value }} or {{ column_name }} > {{ max_value }}
 
 {# Non-negative quantity (counts, mm, m/s, m). #}
 {% test non_negative(model, column_name) %}
+{{ config(severity='warn') }}
 select * from {{ model }} where {{ column_name }} < 0
 {% endtest %}
 

@@ -5,7 +5,7 @@
         unique_key='landing_id',
         post_hook=[
             "{{ ensure_index('ix_flight_boards_landing', 'landing_id') }}",
-            "{{ ensure_index('ix_flight_boards_loaded', 'landing_loaded_at') }}",
+            "{{ ensure_index('ix_flight_boards_loaded', 'loaded_at') }}",
             "{{ ensure_index('ix_flight_boards_last_arrival', 'last_arrival_utc') }}",
         ],
     )
@@ -17,11 +17,11 @@
 select
     landing_id,
     airport_icao,
-    min(scheduled_arrival_utc) as first_arrival_utc,
-    max(scheduled_arrival_utc) as last_arrival_utc,
+    min(scheduled_at_utc) as first_arrival_utc,
+    max(scheduled_at_utc) as last_arrival_utc,
     max(fetched_at_utc) as fetched_at_utc,
-    max(loaded_at_utc) as landing_loaded_at
+    max(loaded_at) as loaded_at
 from {{ ref('stg_aerodatabox__flights') }}
-where 1 = 1
-    {{ incremental_landing_filter('loaded_at_utc') }}  -- noqa: LT02
+where direction = 'arrival'
+    {{ incremental_landing_filter('loaded_at') }}  -- noqa: LT02
 group by landing_id, airport_icao

@@ -5,7 +5,7 @@
         unique_key=['city_id', 'source_table'],
         post_hook=[
             "{{ ensure_index('ix_city_fetches_key', 'city_id, source_table') }}",
-            "{{ ensure_index('ix_city_fetches_loaded', 'landing_loaded_at') }}",
+            "{{ ensure_index('ix_city_fetches_loaded', 'loaded_at') }}",
         ],
     )
 }}
@@ -26,7 +26,7 @@ landed as (
             trim({{ json_text('request_key', '$.city') }}) as city_name,
             case when http_status = 200 then fetched_at end as fetched_at_utc,
             case when http_status = 200 then id end as landing_id,
-            loaded_at as landing_loaded_at
+            loaded_at
         from {{ source('gans_raw', table) }}
         where 1 = 1
             {{ incremental_landing_filter('loaded_at') }}  -- noqa: LT02
@@ -40,7 +40,7 @@ new_rows as (
         city_name,
         fetched_at_utc,
         landing_id,
-        landing_loaded_at
+        loaded_at
     from landed
     where city_name is not null and city_name <> ''
 ),
@@ -56,7 +56,7 @@ keyed as (
         held.city_name,
         held.last_fetched_at_utc as fetched_at_utc,
         held.last_landing_id as landing_id,
-        held.landing_loaded_at
+        held.loaded_at
     from {{ this }} as held
     inner join (select distinct city_id, source_table from new_rows) as new_keys
         on
@@ -74,7 +74,7 @@ ranked as (
             order by fetched_at_utc is null, fetched_at_utc desc, landing_id desc
         ) as recency_rank,
         min(city_name) over (partition by city_id, source_table) as first_city_name,
-        max(landing_loaded_at) over (partition by city_id, source_table) as newest_loaded_at
+        max(loaded_at) over (partition by city_id, source_table) as newest_loaded_at
     from keyed
 )
 
@@ -84,6 +84,6 @@ select
     first_city_name as city_name,
     fetched_at_utc as last_fetched_at_utc,
     landing_id as last_landing_id,
-    newest_loaded_at as landing_loaded_at
+    newest_loaded_at as loaded_at
 from ranked
 where recency_rank = 1

@@ -5,7 +5,7 @@
         unique_key=['city_id', 'hour_utc'],
         post_hook=[
             "{{ ensure_index('ix_city_hourly_conditions_hour', 'city_id, hour_utc') }}",
-            "{{ ensure_index('ix_city_hourly_conditions_loaded', 'source_loaded_at') }}",
+            "{{ ensure_index('ix_city_hourly_conditions_loaded', 'loaded_at') }}",
             "{{ ensure_index('ix_city_hourly_conditions_time', 'hour_utc') }}",
         ],
     )
@@ -16,7 +16,7 @@
 -- city's airports, codeshare duplicates not counted.
 -- Incremental: recomputes the hours from 3 hours before the earliest to 3 hours
 -- after the latest instant touched by the forecast slots, flights and board spans
--- loaded since the newest source_loaded_at held (minus the lookback), for every
+-- loaded since the newest loaded_at held (minus the lookback), for every
 -- city; every other hour keeps its row. The window is found first (macro
 -- changed_window) and enters the query as constants, so each input is read
 -- through its time index, not scanned.
@@ -125,13 +125,13 @@ covered as (
 
 loaded as (
     -- the newest landing row among the inputs: the high-water mark stored with each row
-    select max(loaded_at) as source_loaded_at
+    select max(loaded_at) as loaded_at
     from (
-        select max(landing_loaded_at) as loaded_at from {{ ref('weather_forecasts') }}
+        select max(loaded_at) as loaded_at from {{ ref('weather_forecasts') }}
         union all
-        select max(landing_loaded_at) as loaded_at from {{ ref('flight_arrivals') }}
+        select max(loaded_at) as loaded_at from {{ ref('flight_arrivals') }}
         union all
-        select max(landing_loaded_at) as loaded_at from {{ ref('int_aerodatabox__flight_boards') }}
+        select max(loaded_at) as loaded_at from {{ ref('int_aerodatabox__flight_boards') }}
     ) as newest
 )
 
@@ -150,13 +150,13 @@ select
     cast(round(hours.snow_3h_mm / 3, 2) as decimal(7, 2)) as snow_mm_per_h,
     hours.cloudiness_pct,
     hours.visibility_m,
-    hours.`condition`,
-    hours.condition_description,
+    hours.weather_condition,
+    hours.weather_condition_description,
     coalesce(arrivals.scheduled_arrivals, 0) as scheduled_arrivals,
     coalesce(arrivals.scheduled_passenger_arrivals, 0) as scheduled_passenger_arrivals,
     coalesce(arrivals.cancelled_arrivals, 0) as cancelled_arrivals,
     case when covered.city_id is not null then 1 else 0 end as has_flight_board,
-    (select loaded.source_loaded_at from loaded) as source_loaded_at
+    (select loaded.loaded_at from loaded) as loaded_at
 from hours
 left join arrivals
     on

@@ -5,7 +5,7 @@
         unique_key=['city_id', 'forecast_at_utc'],
         post_hook=[
             "{{ ensure_index('ix_weather_forecasts_slot', 'city_id, forecast_at_utc') }}",
-            "{{ ensure_index('ix_weather_forecasts_loaded', 'landing_loaded_at') }}",
+            "{{ ensure_index('ix_weather_forecasts_loaded', 'loaded_at') }}",
             "{{ ensure_index('ix_weather_forecasts_time', 'forecast_at_utc') }}",
         ],
     )
@@ -24,7 +24,7 @@ new_slots as (
         ) as recency_rank
     from {{ ref('stg_openweather__forecasts') }}
     where 1 = 1
-        {{ incremental_landing_filter('loaded_at_utc') }}  -- noqa: LT02
+        {{ incremental_landing_filter('loaded_at') }}  -- noqa: LT02
 )
 
 select
@@ -45,13 +45,14 @@ select
     new_slots.snow_3h_mm,
     new_slots.cloudiness_pct,
     new_slots.visibility_m,
-    new_slots.condition_id,
-    new_slots.condition_name as `condition`,
-    new_slots.condition_description,
+    new_slots.weather_condition_id,
+    new_slots.weather_condition,
+    new_slots.weather_condition_description,
     new_slots.part_of_day,
     new_slots.units_requested,
+    new_slots.units_applied,
     new_slots.landing_id,
-    new_slots.loaded_at_utc as landing_loaded_at
+    new_slots.loaded_at
 from new_slots
 {% if is_incremental() -%}
 left join {{ this }} as held

@@ -6,7 +6,11 @@ landing as (
         id as landing_id,
         {{ json_text('request_key', '$.city') }} as city_name,
         fetched_at as fetched_at_utc,
-        loaded_at as loaded_at_utc,
+        loaded_at,
+        {{ json_number(json_text('payload', '$.revision_id')) }} as revision_id_value,
+        {{ json_number(json_text('payload', '$.latitude')) }} as latitude_value,
+        {{ json_number(json_text('payload', '$.longitude')) }} as longitude_value,
+        {{ json_number(json_text('payload', '$.parser_version')) }} as parser_version_value,
         payload
     from {{ source('gans_raw', 'wikipedia_city_pages') }}
     where http_status = 200
@@ -17,12 +21,13 @@ select
     {{ city_id('city_name') }} as city_id,
     city_name,
     fetched_at_utc,
-    loaded_at_utc,
+    loaded_at,
     {{ json_text('payload', '$.page_title') }} as page_title,
     {{ json_text('payload', '$.page_url') }} as page_url,
-    cast({{ json_text('payload', '$.revision_id') }} as unsigned) as revision_id,
+    -- defensive: a value that is no number, or off its range, is NULL (never a failed model)
+    case when revision_id_value between 0 and 1e18 then cast(revision_id_value as unsigned) end as revision_id,
     {{ json_text('payload', '$.country') }} as country,
-    cast({{ json_text('payload', '$.latitude') }} as decimal(9, 6)) as latitude,
-    cast({{ json_text('payload', '$.longitude') }} as decimal(9, 6)) as longitude,
-    cast({{ json_text('payload', '$.parser_version') }} as signed) as parser_version
+    case when latitude_value between -90 and 90 then cast(latitude_value as decimal(9, 6)) end as latitude,
+    case when longitude_value between -180 and 180 then cast(longitude_value as decimal(9, 6)) end as longitude,
+    case when parser_version_value between 0 and 1e9 then cast(parser_version_value as signed) end as parser_version
 from landing

@@ -3,7 +3,7 @@
   rows loaded since the model last ran, found before the model's SQL is compiled.
 
   `inputs` is a list of [relation, first_column, last_column]: every row of
-  `relation` whose landing_loaded_at is later than the watermark touches the
+  `relation` whose loaded_at is later than the watermark touches the
   instants first_column .. last_column (UTC datetimes). The watermark is
   max(`watermark_column`) of {{ this }} minus var('incremental_lookback_hours'). The
   queries run here, at execution time (run_query), and return literals, so the
@@ -15,7 +15,7 @@
   values none when nothing was loaded since the watermark; none outside an
   incremental run (full builds read everything) and at parse time.
 #}
-{% macro changed_window(inputs, watermark_column='source_loaded_at') -%}
+{% macro changed_window(inputs, watermark_column='loaded_at') -%}
     {%- if not (execute and is_incremental()) -%}
         {%- do return(none) -%}
     {%- endif -%}
@@ -27,7 +27,7 @@
     {%- for relation, first_column, last_column in inputs -%}
         {%- do parts.append(
             "select min(" ~ first_column ~ ") as first_utc, max(" ~ last_column ~ ") as last_utc from "
-            ~ relation ~ " where landing_loaded_at > '" ~ watermark ~ "'"
+            ~ relation ~ " where loaded_at > '" ~ watermark ~ "'"
         ) -%}
     {%- endfor -%}
     {%- set touched = run_query(

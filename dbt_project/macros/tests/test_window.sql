@@ -4,10 +4,10 @@
 
   A test whose `where` config is `recent` (set for the staging, intermediate and marts
   folders in dbt_project.yml, and so for the landing tables' source tests) reads only
-  the rows whose load-time column - loaded_at_utc in staging views, landing_loaded_at
-  or source_loaded_at in incremental models, loaded_at in landing tables - is within the last
-  var('test_window_hours') hours before now (UTC); a relation
-  with neither column (cities, airports, ...) is tested whole. Any other `where`
+  the rows whose load-time column `loaded_at` (the landing row's load instant, UTC, in
+  landing tables, staging views and incremental models alike) is within the last
+  var('test_window_hours') hours before now (UTC); a relation without it (cities,
+  airports, ...) is tested whole. Any other `where`
   is applied as dbt does. Run every test on all history with
   `--vars '{test_window_hours: 0}'` (0 = no window).
 #}
@@ -33,10 +33,10 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# The load-time column of `relation` (loaded_at_utc, landing_loaded_at, source_loaded_at or loaded_at), none when it has none. #}
+{# The load-time column of `relation` (loaded_at), none when it has none. #}
 {% macro recent_rows_column(relation) -%}
     {%- set names = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
-    {%- for candidate in ['loaded_at_utc', 'landing_loaded_at', 'source_loaded_at', 'loaded_at'] -%}
+    {%- for candidate in ['loaded_at'] -%}
         {%- if candidate in names -%}
             {%- do return(candidate) -%}
         {%- endif -%}

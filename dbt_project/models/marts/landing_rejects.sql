@@ -1,0 +1,26 @@
+{{ config(materialized='view') }}
+-- One row per landed record that could not be staged: which landing row and where in
+-- its payload (JSON path), why (the reasons, "; "-separated), and the record as
+-- landed. Every other record of the same response is staged: a reject never stops
+-- the rest. A view over the base models (nothing to rebuild); filter on loaded_at or
+-- landing_id to read recent rejects through the landing tables' indexes.
+{%- set bases = [
+    ['openweather', 'base_openweather__slots', 'openweather_forecasts'],
+    ['aerodatabox_flights', 'base_aerodatabox__flights', 'aerodatabox_flights'],
+    ['aerodatabox_airports', 'base_aerodatabox__airports', 'aerodatabox_airports'],
+    ['wikipedia', 'base_wikipedia__populations', 'wikipedia_city_pages'],
+] %}
+{%- for source_name, base, table in bases %}
+    {{ 'union all' if not loop.first }}
+    select
+        {{ as_text("'" ~ source_name ~ "'") }} as source_name,
+        base.landing_id,
+        {{ as_text('base.record_path') }} as record_path,
+        {{ as_text('base.reject_reason') }} as reject_reason,
+        base.fetched_at_utc,
+        base.loaded_at,
+        {{ as_text('json_extract(landing.payload, base.record_path)') }} as record_json
+    from {{ ref(base) }} as base
+    inner join {{ source('gans_raw', table) }} as landing on base.landing_id = landing.id
+    where base.reject_reason is not null
+{%- endfor %}
