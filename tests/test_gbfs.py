@@ -11,7 +11,8 @@ v2.3 ``data.bikes`` with ``vehicle_type_id``, v3.0 ``data.vehicles`` with ``vehi
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from extract.runner import extract
 from extract.settings import Settings
 from extract.sources import ParseError
 from extract.sources.gbfs import GBFS, discovered_feeds, load_systems
+from transform.dbt_runner import run_dbt
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -227,3 +229,187 @@ def test_retention_deletes_only_old_raw_snapshots(settings):
     conn.close()
     with pytest.raises(ValueError, match="at least 1 day"):
         purge_gbfs(settings, days=0)
+
+
+# --------------------------------------------------------------------------------------
+# dbt: staging, snapshots, marts on a real MariaDB
+
+# the GBFS models and what reconciliation reads (the other sources' views, over empty tables)
+SELECT = "tracked_cities gbfs_systems source:gans_raw.gbfs_feeds+ +landing_reconciliation"
+
+
+def _posix(payload: dict) -> datetime:
+    return datetime.fromtimestamp(payload["last_updated"], UTC)
+
+
+def _q(settings: Settings, sql: str) -> list[tuple]:
+    conn = db.connect(settings, "analyst", database=settings.marts_database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def gbfs_built(mariadb, captures, tmp_path_factory):
+    """Captures and documented shapes landed, then one dbt build of the GBFS models; what was landed."""
+    settings = Settings()
+    db.bootstrap(settings, reset=True)
+    rows, published = [], {}
+    # TIER Wolfsburg's five snapshots, five minutes apart, landed as system dott_berlin (TIER is now Dott;
+    # Wolfsburg is not a tracked city, so the grid uses Berlin's reference latitude)
+    tier = [_capture(captures, name) for name in TIER]
+    for payload in tier:
+        rows.append(_row("free_bike_status", payload, "dott_berlin", _posix(payload) + timedelta(seconds=5)))
+    dott = _capture(captures, DOTT)
+    rows.append(_row("free_bike_status", dott, "dott_hamburg", _posix(dott) + timedelta(seconds=5)))
+    ottawa = _capture(captures, LIME_OTTAWA)  # v1.0, string coordinates
+    rows.append(_row("free_bike_status", ottawa, "lime_hamburg", _posix(ottawa) + timedelta(seconds=5)))
+    # v3.0 (lime_berlin): RFC 3339 times, a vehicle without vehicle_type_id, string and bad coordinates
+    v3 = _v3_vehicles(
+        "2024-05-08T10:00:00+02:00",
+        [
+            {
+                "vehicle_id": "a",
+                "lat": 52.52,
+                "lon": 13.40,
+                "is_reserved": False,
+                "is_disabled": False,
+                "vehicle_type_id": "es1",
+                "current_range_meters": 12000,
+                "last_reported": "2024-05-08T09:59:00+02:00",
+            },
+            {"vehicle_id": "b", "lat": "52.53", "lon": "13.41", "is_reserved": True, "is_disabled": False},
+            {"vehicle_id": "c", "lat": "n/a", "lon": 13.4, "is_reserved": False, "is_disabled": False},
+            {"vehicle_id": "d", "lat": 91.0, "lon": 13.4, "is_reserved": False, "is_disabled": False},
+            {"lat": 52.5, "lon": 13.4, "is_reserved": False, "is_disabled": False},
+        ],
+    )
+    at_v3 = datetime(2024, 5, 8, 8, 0, 10, tzinfo=UTC)
+    rows.append(_row("vehicle_types", V3_TYPES, "lime_berlin", at_v3))
+    rows.append(_row("vehicle_status", v3, "lime_berlin", at_v3))
+    rows.append(
+        _row(
+            "vehicle_status",
+            _v3_vehicles("2024-05-08T10:15:00+02:00", []),
+            "lime_berlin",
+            at_v3 + timedelta(minutes=15),
+        )
+    )
+    # stale: last_updated a day older than its fetch (ttl 60)
+    stale = _v3_vehicles("2024-05-07T10:30:00+02:00", [{"vehicle_id": "s", "lat": 52.5, "lon": 13.4}])
+    rows.append(_row("vehicle_status", stale, "lime_berlin", at_v3 + timedelta(minutes=30)))
+    assert land(settings, rows) == len(rows)
+    published = sum(
+        len(r.payload["data"].get("bikes", r.payload["data"].get("vehicles", [])))
+        for r in rows
+        if r.request_key["feed"] != "vehicle_types"
+    )
+    paths = tmp_path_factory.mktemp("dbt_gbfs")
+    kwargs = {"target_path": paths / "target", "log_path": paths / "logs", "profiles_dir": paths / "profiles"}
+    result = run_dbt(
+        ["build", "-s", SELECT, "--indirect-selection", "cautious", "--vars", "{test_window_hours: 0}"],
+        settings,
+        **kwargs,
+    )
+    assert result.success, [
+        (r.node.name, r.status, r.message) for r in result.result.results if r.status not in ("success", "pass")
+    ]
+    return {"settings": settings, "tier": tier, "published": published, "kwargs": kwargs, "landed": len(rows)}
+
+
+def test_every_published_vehicle_is_staged_or_rejected(gbfs_built):
+    settings = gbfs_built["settings"]
+    staging = settings.staging_database
+    (total,) = _q(settings, f"select count(*) from {staging}.base_gbfs__vehicles")[0]
+    assert total == gbfs_built["published"]
+    reasons = dict(
+        _q(
+            settings,
+            f"select coalesce(reject_reason, 'staged'), count(*) from {staging}.base_gbfs__vehicles group by 1",
+        )
+    )
+    assert reasons.pop("lat not a number") == 1 and reasons.pop("lat/lon out of range") == 1
+    assert reasons.pop("vehicle id missing") == 1
+    assert reasons.pop("stale snapshot (older than its ttl when fetched)") == 1
+    assert reasons == {"staged": total - 4}
+    (staged,) = _q(settings, f"select count(*) from {staging}.stg_gbfs__vehicles")[0]
+    assert staged == total - 4
+    # every rejected vehicle is in landing_rejects, with its record as landed
+    rejects = _q(settings, "select record_json from landing_rejects where source_name = 'gbfs'")
+    assert len(rejects) == 4 and all(json.loads(r[0]) for r in rejects)
+    # reconciliation: one row per GBFS landing row, records = staged + rejected
+    recon = _q(
+        settings,
+        "select count(*), sum(records_in_payload), sum(records_staged), sum(records_rejected),"
+        " sum(records_in_payload <> records_staged + records_rejected)"
+        " from landing_reconciliation where source_name = 'gbfs'",
+    )[0]
+    assert recon[0] == gbfs_built["landed"]
+    assert recon[1] == gbfs_built["published"] + len(V3_TYPES["data"]["vehicle_types"])
+    assert recon[3] == 4 and recon[4] == 0
+    v3 = dict(
+        (r[0], r[1:])
+        for r in _q(
+            settings,
+            "select vehicle_id, latitude, form_factor, propulsion_type, is_reserved, current_range_m,"
+            f" last_reported_utc, snapshot_at_utc from {staging}.stg_gbfs__vehicles"
+            " where system_id = 'lime_berlin' and vehicle_id in ('a', 'b')",
+        )
+    )
+    assert v3["a"][:3] == (Decimal("52.5200000"), "scooter_standing", "electric")
+    assert v3["a"][4:] == (Decimal("12000.00"), datetime(2024, 5, 8, 7, 59), datetime(2024, 5, 8, 8, 0))
+    assert v3["b"][0] == Decimal("52.5300000") and v3["b"][1] is None and v3["b"][3] == 1  # no vehicle_type_id
+    ottawa = _q(
+        settings,
+        f"select form_factor, count(*) from {staging}.stg_gbfs__vehicles where system_id = 'lime_hamburg' group by 1",
+    )
+    assert ottawa == [("scooter", 137)]
+    snaps = _q(
+        settings,
+        f"select vehicles_published, is_stale from {staging}.int_gbfs__snapshots"
+        " where system_id = 'lime_berlin' order by fetched_at_utc",
+    )
+    assert snaps == [(5, 0), (0, 0), (1, 1)]  # the empty feed is a snapshot too
+
+
+def test_availability_averages_the_snapshots_of_each_bucket(gbfs_built):
+    settings, tier = gbfs_built["settings"], gbfs_built["tier"]
+    got = dict(
+        _q(
+            settings,
+            "select bucket_start_utc, sum(vehicles_avg) from gbfs_availability"
+            " where system_id = 'dott_berlin' group by 1",
+        )
+    )
+    buckets: dict[datetime, list[int]] = {}
+    for payload in tier:
+        at = _posix(payload).replace(tzinfo=None)
+        buckets.setdefault(at.replace(minute=at.minute // 15 * 15, second=0), []).append(len(payload["data"]["bikes"]))
+    assert set(got) == set(buckets)
+    for bucket, counts in buckets.items():
+        assert abs(float(got[bucket]) - sum(counts) / len(counts)) < 0.01 * 500, bucket
+    cities = _q(settings, "select distinct city_name, operator from gbfs_availability order by 1, 2")
+    assert cities == [("Berlin", "Dott"), ("Berlin", "Lime"), ("Hamburg", "Dott"), ("Hamburg", "Lime")]
+
+
+def test_net_flows_count_changes_per_cell_between_consecutive_snapshots(gbfs_built):
+    settings, tier = gbfs_built["settings"], gbfs_built["tier"]
+    rows = _q(
+        settings,
+        "select hour_utc, sum(net_flow), sum(vehicles_appeared), sum(vehicles_disappeared), max(snapshot_pairs)"
+        " from gbfs_net_flows where system_id = 'dott_berlin' group by 1",
+    )
+    counts = [len(p["data"]["bikes"]) for p in tier]
+    assert len(rows) == 1 and rows[0][0] == datetime(2023, 8, 1, 10)
+    hour, net, appeared, disappeared, pairs = rows[0]
+    assert pairs == len(tier) - 1 and net == counts[-1] - counts[0] and appeared - disappeared == net
+    assert appeared >= sum(max(b - a, 0) for a, b in zip(counts, counts[1:], strict=False))
+    # lime_berlin: the v3 snapshot (2 staged vehicles) then an empty one 15 minutes later: both disappear
+    lime = _q(
+        settings,
+        "select sum(vehicles_appeared), sum(vehicles_disappeared) from gbfs_net_flows where system_id = 'lime_berlin'",
+    )
+    assert lime == [(0, 2)] or lime == [(Decimal(0), Decimal(2))]
