@@ -413,3 +413,44 @@ def test_net_flows_count_changes_per_cell_between_consecutive_snapshots(gbfs_bui
         "select sum(vehicles_appeared), sum(vehicles_disappeared) from gbfs_net_flows where system_id = 'lime_berlin'",
     )
     assert lime == [(0, 2)] or lime == [(Decimal(0), Decimal(2))]
+
+
+def test_retention_then_one_new_snapshot_keeps_history_and_reconciles(gbfs_built):
+    """Raw snapshots deleted (retention), one new one landed: the incremental build parses only
+    the new one, and reconciliation rows and marts of the deleted snapshots stay."""
+    settings = gbfs_built["settings"]
+    staging = settings.staging_database
+    before = {
+        "recon": _q(settings, "select landing_id from landing_reconciliation where source_name = 'gbfs'"),
+        "availability": _q(settings, "select count(*), sum(vehicles_avg) from gbfs_availability"),
+        "base": _q(settings, f"select count(*) from {staging}.base_gbfs__vehicles"),
+    }
+    # every landed row was fetched in 2026-04 or earlier: a 1-day retention deletes them all
+    assert purge_gbfs(settings, days=1).deleted == gbfs_built["landed"]
+    fresh = _v3_vehicles(
+        datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        [
+            {"vehicle_id": "n1", "lat": 53.55, "lon": 10.0, "is_reserved": False, "is_disabled": False},
+            {"vehicle_id": "n2", "lat": "53.56", "lon": "10.01", "is_reserved": False, "is_disabled": True},
+            {"vehicle_id": "n3", "lat": None, "lon": 10.0, "is_reserved": False, "is_disabled": False},
+        ],
+    )
+    assert land(settings, [_row("vehicle_status", fresh, "lime_hamburg", datetime.now(UTC))]) == 1
+    args = ["build", "-s", SELECT, "--indirect-selection", "cautious", "--vars", "{test_window_hours: 0}"]
+    result = run_dbt(args, settings, **gbfs_built["kwargs"])
+    assert result.success
+    recon = _q(
+        settings,
+        "select landing_id, records_in_payload, records_staged, records_rejected from landing_reconciliation"
+        " where source_name = 'gbfs' order by landing_id",
+    )
+    # the deleted snapshots' rows stay, and the new one: 3 vehicles, 2 staged, 1 rejected (lat null)
+    assert [r[:1] for r in recon[:-1]] == sorted(before["recon"])
+    assert recon[-1][1:] == (3, 2, 1)
+    # each snapshot parsed once: the base holds the old vehicles plus the new three, no duplicates
+    assert _q(settings, f"select count(*) from {staging}.base_gbfs__vehicles")[0][0] == before["base"][0][0] + 3
+    dupes = f"select count(*) from (select landing_id, vehicle_index from {staging}.base_gbfs__vehicles"
+    assert _q(settings, dupes + " group by 1, 2 having count(*) > 1) d")[0][0] == 0
+    # the marts keep the history no longer landed, and add the new snapshot's bucket
+    count, total = _q(settings, "select count(*), sum(vehicles_avg) from gbfs_availability")[0]
+    assert count == before["availability"][0][0] + 2 and total == before["availability"][0][1] + 2
