@@ -26,6 +26,8 @@ echo "extract: dependencies"
   -r lambda/requirements-extract.txt -c requirements.lock
 echo "extract: code"
 cp -r extract lambda/gans_lambda "$BUILD/extract/"
+# only what extraction needs: the transform handler runs in the image, next to dbt
+rm "$BUILD/extract/gans_lambda/transform_handler.py"
 mkdir -p "$BUILD/extract/dbt_project/seeds"
 cp dbt_project/seeds/tracked_cities.csv "$BUILD/extract/dbt_project/seeds/"
 # RDS_CA_BUNDLE=path uses a local copy; otherwise it is downloaded. Without it the package is

@@ -112,6 +112,9 @@ def test_the_zip_carries_its_dependencies_and_nothing_dbt(extract_zip):
     for package in ("extract", "gans_lambda", "pyrate_limiter", "pymysql", "requests", "pydantic_core", "lxml"):
         assert package in tops, f"{package} is not in the extract zip"
     assert not any(t == "dbt" or t.startswith(("dbt_core", "dbt_mysql", "mysql")) for t in tops)
+    # only what extraction needs: no dbt runner, no local database manager, no CLI, no transform handler
+    assert not {"transform", "localdb", "gans", "tests", "bench"} & tops
+    assert "gans_lambda/transform_handler.py" not in names and "gans_lambda/extract_handler.py" in names
     assert "boto3" not in tops  # the runtime provides it
     # wheels for the function's runtime, not the dev venv's 3.11
     compiled = [n for n in names if n.endswith(".so") and "cpython-" in n]
