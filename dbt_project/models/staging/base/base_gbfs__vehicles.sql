@@ -6,11 +6,13 @@
         post_hook=[
             "{{ ensure_index('ix_base_gbfs__vehicles_landing', 'landing_id, vehicle_index') }}",
             "{{ ensure_index('ix_base_gbfs__vehicles_loaded', 'loaded_at') }}",
+            "{{ ensure_index('ix_base_gbfs__vehicles_rejects', 'reject_reason(100)') }}",
             "delete from {{ this }} where loaded_at < (select cutoff from (select timestampadd(day, -{{ var('gbfs_retention_days') }}, max(loaded_at)) as cutoff from {{ this }}) as newest)",
         ],
     )
 }}
 -- noqa: disable=LT02,LT05
+-- (index on reject_reason: landing_rejects and reconciliation read the few rejects, not every vehicle)
 -- Every vehicle of every GBFS vehicle snapshot (HTTP 200): free_bike_status v1.x/v2.x
 -- `data.bikes`, vehicle_status v3.x `data.vehicles`), staged or not: values converted
 -- defensively (NULL instead of an error) and reject_reason saying why a vehicle cannot
