@@ -80,6 +80,9 @@ bench: setup ## benchmark on a throw-away MariaDB (several minutes); writes benc
 bench-quick: setup ## the benchmark on small workloads (under two minutes)
 	$(PY) -m bench.run --quick $(ARGS)
 
+gbfs-retention: db-up ## delete raw GBFS snapshots older than GANS_GBFS_RETENTION_DAYS (default 14; DAYS=n)
+	$(PY) -m gans gbfs-retention $(if $(DAYS),--days $(DAYS))
+
 package: setup ## Lambda artefacts: build/extract.zip (+ build/extract/) and the image context build/transform-image/
 	PY=$(PY) ./lambda/package.sh
 

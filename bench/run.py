@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m bench.run [--quick] [--only load,e2e,incremental,lambda] [--recordings DIR]
+    python -m bench.run [--quick] [--only load,e2e,incremental,lambda,fanout,gbfs] [--recordings DIR]
 
 Starts its own MariaDB (:class:`localdb.LocalServer`) in ``bench/work`` on a free
 port, builds workloads from the real recordings (:mod:`bench.workloads`), and measures:
@@ -15,7 +15,10 @@ port, builds workloads from the real recordings (:mod:`bench.workloads`), and me
 3. ``incremental``: ``dbt build`` after one new cycle on top of 1, 30 and 365 days of history
    (the median of ``inc_builds`` builds, each after its own new cycle);
 4. peak RSS (MB) of the replay process and of the dbt build process (their own ``VmHWM``);
-5. ``lambda``: the transform handler's first (cold imports done) vs warm invoke.
+5. ``lambda``: the transform handler's first (cold imports done) vs warm invoke;
+6. ``fanout``: planned batches and extraction wall time per schedule (:mod:`bench.fanout`);
+7. ``gbfs``: landing throughput of 15-minute GBFS snapshots of three operators in one city and
+   the incremental build after one new snapshot each, on scaled history (:mod:`bench.gbfs`).
 
 Writes ``bench/results/latest.json`` and ``bench/results/latest.md`` and prints the
 table. A measurement that cannot be made (module missing, failure) is ``null`` with
@@ -616,6 +619,16 @@ class Bench:
         res["lambda_transform_rss_mb"] = round(rss, 1)
         res["lambda_transform_result"] = out.get("first_result")
 
+    def bench_gbfs(self) -> None:
+        """Item 7: GBFS landing throughput and the incremental build after one new snapshot (bench/gbfs.py)."""
+        from bench import gbfs
+
+        missing = self._dbt_available()
+        if missing or not gbfs.CAPTURES.is_dir():
+            self.not_measured("gbfs", missing or f"no GBFS captures at {gbfs.CAPTURES}")
+            return
+        self.results["gbfs"] = gbfs.measure(self, self.profile_name)
+
     def bench_fanout(self) -> None:
         """Item 6: planned batches and extraction wall time per schedule (see bench/fanout.py)."""
         from bench import fanout
@@ -626,7 +639,8 @@ class Bench:
     def run(self, only: set[str]) -> dict:
         # lambda runs on the corpus that e2e replayed and built; incremental resets the databases
         steps = [("load", self.bench_load), ("e2e", self.bench_e2e), ("lambda", self.bench_lambda),
-                 ("incremental", self.bench_incremental), ("fanout", self.bench_fanout)]  # fmt: skip
+                 ("incremental", self.bench_incremental), ("fanout", self.bench_fanout),
+                 ("gbfs", self.bench_gbfs)]  # fmt: skip
         t0 = time.perf_counter()
         self.start_server()
         try:
@@ -715,6 +729,10 @@ def markdown(res: dict) -> str:
         rows.append(("Fan-out per-call time (fake API, landing included)", _fmt(fo["per_call_s"], " s"),
                      f"{fo['concurrency']} workers, rates {fo['rates_per_minute']}", ""))  # fmt: skip
         rows += fanout.markdown_rows(fo)
+    if res.get("gbfs"):
+        from bench import gbfs
+
+        rows += gbfs.markdown_rows(res["gbfs"])
     lines = [
         f"Benchmark ({res.get('profile')}) {res.get('started_at')}"
         f" on {res.get('cpu_count')} CPUs, {res.get('machine')}",
@@ -733,7 +751,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small workloads (under two minutes)")
     parser.add_argument(
-        "--only", default="load,e2e,incremental,lambda,fanout", help="comma-separated subset of the items"
+        "--only", default="load,e2e,incremental,lambda,fanout,gbfs", help="comma-separated subset of the items"
     )
     parser.add_argument("--recordings", type=Path, default=wl.RECORDINGS, help="real recordings (manifest format)")
     parser.add_argument("--work", type=Path, default=wl.WORK_DIR, help="scratch folder (git-ignored)")

@@ -242,6 +242,8 @@ def bootstrap(settings: Settings, *, reset: bool = False) -> None:
                 cur.execute(f"grant insert on {raw}.{_quote_ident(table)} to %s@'%%'", (settings.loader_user,))
             for procedure in LOADER_PROCEDURES:
                 cur.execute(f"grant execute on procedure {raw}.{procedure} to %s@'%%'", (settings.loader_user,))
+            # raw GBFS snapshots are kept for a retention period only (extract.retention): DELETE on that one table
+            cur.execute(f"grant delete on {raw}.`gbfs_feeds` to %s@'%%'", (settings.loader_user,))
     finally:
         conn.close()
 

@@ -65,7 +65,9 @@ class SourceResult:
     (another run holds the key now: not a success); for the last two ``run_id`` is None and
     nothing was fetched. ``left_keys``: the request keys not fetched because the call's
     ``deadline`` came first (the fan-out plan re-queues them); a run that left keys is still
-    closed, with the status of what it did fetch.
+    closed, with the status of what it did fetch. ``skipped`` (the counter) counts the
+    requests the source chose not to make (:attr:`RunContext.skip`: a GBFS feed still within
+    its ttl); not errors.
     """
 
     source: str
@@ -74,6 +76,7 @@ class SourceResult:
     landed: int = 0
     duplicates: int = 0
     errors: int = 0
+    skipped: int = 0
     status: str = "running"
     messages: list[str] = field(default_factory=list)
     left_keys: list[dict[str, Any]] = field(default_factory=list)
@@ -122,6 +125,7 @@ class Summary:
             table.add_column(name, justify=justify)
         for r in self.results:
             style = {"failed": "red", "in_progress": "red", "skipped": "yellow"}.get(r.status, "green")
+            status = f"{r.status}, {r.skipped} fresh (not fetched)" if r.skipped else r.status
             table.add_row(
                 r.source,
                 "-" if r.run_id is None else str(r.run_id),
@@ -129,7 +133,7 @@ class Summary:
                 str(r.landed),
                 str(r.duplicates),
                 str(r.errors),
-                f"[{style}]{r.status}[/{style}]",
+                f"[{style}]{status}[/{style}]",
             )
         total = [sum(getattr(r, f) for r in self.results) for f in ("requests", "landed", "duplicates", "errors")]
         table.add_section()
@@ -307,6 +311,11 @@ class _SourceRun:
         if len(self._batch) >= self.batch_size:
             self.flush()
         return rows
+
+    def skip(self, key: dict, reason: str) -> None:
+        """Count a request the source chose not to make (e.g. a feed still within its ttl); logged, not an error."""
+        self.result.skipped += 1
+        log.info("%s %s: not fetched: %s", self.source.name, json.dumps(key, ensure_ascii=False), reason)
 
     def _max_row_bytes(self) -> int | None:
         """The server's row size limit (:meth:`Loader.max_row_bytes`); None while the database does not answer."""
@@ -638,6 +647,7 @@ def extract(
                     state=state,
                     conn=conn,
                     error=report,
+                    skip=job.skip,
                 )
                 try:
                     _run_source(source, ctx, job, clients[source.api], bar, wanted, deadline)

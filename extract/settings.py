@@ -112,6 +112,10 @@ class Settings(BaseSettings):
         "GansDataPlatform/0.1 (https://github.com/gans-mobility/data-platform; data@gans.example) requests",
         alias="WIKIPEDIA_USER_AGENT",
     )
+    gbfs_base_url: str = Field(
+        "", alias="GBFS_BASE_URL", description="empty: the systems' own URLs; else replaces their scheme and host"
+    )
+    gbfs_rate_per_minute: int = Field(60, alias="GBFS_RATE_PER_MINUTE")
     http_timeout_s: float = Field(30.0, alias="GANS_HTTP_TIMEOUT_S")
     http_max_retries: int = Field(5, alias="GANS_HTTP_MAX_RETRIES")
 
@@ -119,6 +123,12 @@ class Settings(BaseSettings):
     cities_file: Path = Field(PROJECT_ROOT / "dbt_project" / "seeds" / "tracked_cities.csv", alias="GANS_CITIES_FILE")
     airport_radius_km: int = Field(50, alias="GANS_AIRPORT_RADIUS_KM")
     airport_limit: int = Field(10, alias="GANS_AIRPORT_LIMIT")
+    gbfs_systems_file: Path = Field(
+        PROJECT_ROOT / "dbt_project" / "seeds" / "gbfs_systems.csv", alias="GANS_GBFS_SYSTEMS_FILE"
+    )
+    gbfs_retention_days: int = Field(
+        14, alias="GANS_GBFS_RETENTION_DAYS", ge=1, description="raw GBFS snapshots older than this are deleted"
+    )
 
     def missing(self, *names: str) -> list[str]:
         """The environment variable names of the settings among ``names`` (field names) that are empty, in order."""

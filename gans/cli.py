@@ -255,6 +255,25 @@ def pipeline(ctx, recordings: Path | None, sources) -> None:
     sys.exit(0 if summary.ok and result.success else 1)
 
 
+@cli.command("gbfs-retention")
+@click.option(
+    "--days", type=click.IntRange(min=1), default=None, help="Keep this many days (default GANS_GBFS_RETENTION_DAYS)."
+)
+def gbfs_retention(days: int | None) -> None:
+    """Delete raw GBFS snapshots (gans_raw.gbfs_feeds) fetched more than --days days ago.
+
+    Runs as the loader user (DELETE on that table only). The GBFS marts are incremental and keep
+    their rows; only a `dbt build --full-refresh` of them would lose the history no longer landed.
+    """
+    from extract.retention import purge_gbfs
+
+    try:
+        result = purge_gbfs(_settings(), days=days)
+    except _known_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"gbfs_feeds: {result.deleted} rows fetched before {result.cutoff.isoformat()} deleted")
+
+
 @cli.group()
 def runs() -> None:
     """The run log (extract_runs)."""

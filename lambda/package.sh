@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the Lambda deployment artefacts (run by `make package`; no Docker needed):
 #   build/extract/            the extract and bootstrap functions' code: extract/, gans_lambda/,
-#                             the tracked-cities seed, the RDS CA bundle and the small
+#                             the tracked-cities and GBFS-systems seeds, the RDS CA bundle and the small
 #                             dependencies (pip --target, manylinux x86_64 wheels for the
 #                             function's runtime, CPython $EXTRACT_PYTHON, default 3.12)
 #   build/extract.zip         the same, zipped (for `aws lambda update-function-code`)
@@ -29,7 +29,7 @@ cp -r extract lambda/gans_lambda "$BUILD/extract/"
 # only what extraction needs: the transform handler runs in the image, next to dbt
 rm "$BUILD/extract/gans_lambda/transform_handler.py"
 mkdir -p "$BUILD/extract/dbt_project/seeds"
-cp dbt_project/seeds/tracked_cities.csv "$BUILD/extract/dbt_project/seeds/"
+cp dbt_project/seeds/tracked_cities.csv dbt_project/seeds/gbfs_systems.csv "$BUILD/extract/dbt_project/seeds/"
 # RDS_CA_BUNDLE=path uses a local copy; otherwise it is downloaded. Without it the package is
 # still built (tests and inspection), but `make deploy` refuses: the functions verify TLS with it.
 if [ -n "${RDS_CA_BUNDLE:-}" ]; then

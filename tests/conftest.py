@@ -48,6 +48,8 @@ class ExternalServer:
 def mariadb(tmp_path_factory) -> LocalServer | ExternalServer:
     """A started MariaDB server (or the external one), with GANS_* variables pointing at it for the session."""
     base = tmp_path_factory.mktemp("mariadb")
+    # no GBFS system by default: live-run tests must not reach the real feeds (test_gbfs.py sets its own)
+    (base / "gbfs_systems.csv").write_text("operator,system_id,discovery_url,city_name\n", encoding="utf-8")
     credentials = ensure_credentials(base / "credentials.env")  # root's password too
     if os.environ.get("GANS_TEST_EXTERNAL_DB") == "1":
         server = ExternalServer(os.environ["GANS_DB_HOST"], int(os.environ["GANS_DB_PORT"]))
@@ -61,6 +63,7 @@ def mariadb(tmp_path_factory) -> LocalServer | ExternalServer:
         "GANS_DB_PORT": str(server.port),
         "GANS_DB_SOCKET": "",
         "GANS_DB_SSL_CA": "",
+        "GANS_GBFS_SYSTEMS_FILE": str(base / "gbfs_systems.csv"),
         **credentials,
         **admin,
     }

@@ -115,6 +115,8 @@ def test_the_zip_carries_its_dependencies_and_nothing_dbt(extract_zip):
     # only what extraction needs: no dbt runner, no local database manager, no CLI, no transform handler
     assert not {"transform", "localdb", "gans", "tests", "bench"} & tops
     assert "gans_lambda/transform_handler.py" not in names and "gans_lambda/extract_handler.py" in names
+    # the seeds extraction reads: the tracked cities and the GBFS systems
+    assert {"dbt_project/seeds/tracked_cities.csv", "dbt_project/seeds/gbfs_systems.csv"} <= set(names)
     assert "boto3" not in tops  # the runtime provides it
     # wheels for the function's runtime, not the dev venv's 3.11
     compiled = [n for n in names if n.endswith(".so") and "cpython-" in n]

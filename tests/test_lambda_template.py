@@ -72,7 +72,10 @@ def test_schedules_cover_every_source_with_their_cadence(template):
     for schedule in schedules.values():
         target_input = json.loads(schedule["Properties"]["Target"]["Input"]["Fn::Sub"])
         seen[tuple(target_input["sources"])] = schedule["Properties"]["ScheduleExpression"]
-    assert set(seen) == set(EXPECTED_SCHEDULES)
+    # GBFS: a rate, a template parameter (every 15 minutes by default)
+    assert set(seen) == set(EXPECTED_SCHEDULES) | {("gbfs",)}
+    assert seen.pop(("gbfs",)) == {"Ref": "GbfsScheduleExpression"}
+    assert template["Parameters"]["GbfsScheduleExpression"]["Default"] == "rate(15 minutes)"
     for sources, fragment in EXPECTED_SCHEDULES.items():
         assert seen[sources].startswith("cron("), seen[sources]
         assert fragment in seen[sources], (sources, seen[sources])
@@ -273,6 +276,7 @@ def test_a_freshness_alarm_per_source_missing_data_breaching(template):
         "aerodatabox_flights": 24,
         "aerodatabox_airports": 168,
         "wikipedia": 744,
+        "gbfs": 0.25,  # every 15 minutes
     }
     for source, alarm in alarms.items():
         assert alarm["TreatMissingData"] == "breaching", source

@@ -22,7 +22,7 @@ def _response(source: Source, key, status: int = 200) -> Response:
 
 
 def test_registry_order_and_lookup():
-    assert SOURCES == ("wikipedia", "open_meteo", "openweather", "aerodatabox_airports", "aerodatabox_flights")
+    assert SOURCES == ("wikipedia", "open_meteo", "openweather", "aerodatabox_airports", "aerodatabox_flights", "gbfs")
     assert get("openweather") is REGISTRY["openweather"]
     with pytest.raises(ValueError, match="unknown source 'nope'; expected one of wikipedia"):
         get("nope")
@@ -32,6 +32,7 @@ def test_registry_order_and_lookup():
         "open_meteo": ["open_meteo"],
         "openweather": ["openweather"],
         "aerodatabox": ["aerodatabox_airports", "aerodatabox_flights"],
+        "gbfs": ["gbfs"],
     }
 
 
@@ -43,7 +44,8 @@ def test_declaration_is_complete_and_names_real_settings(name):
     assert source.base_url_setting in fields
     for setting in source.required_settings:
         assert setting in fields, setting
-    assert source.base_url(Settings()).startswith("https://")
+    # GBFS has no one API root: its discovery URLs come from the seed (GBFS_BASE_URL empty by default)
+    assert source.base_url(Settings()).startswith("https://") or (name == "gbfs" and source.base_url(Settings()) == "")
 
 
 @pytest.mark.parametrize("name", SOURCES)
@@ -63,7 +65,10 @@ def test_every_source_has_its_default_schedule_in_the_template():
         if resource["Type"] == "AWS::Scheduler::Schedule":
             sources = json.loads(resource["Properties"]["Target"]["Input"]["Fn::Sub"])["sources"]
             for name in sources:
-                deployed[name] = resource["Properties"]["ScheduleExpression"]
+                expression = resource["Properties"]["ScheduleExpression"]
+                if isinstance(expression, dict):  # a template parameter (GBFS): its default is the declared schedule
+                    expression = template["Parameters"][expression["Ref"]]["Default"]
+                deployed[name] = expression
     assert deployed == {name: source.schedule for name, source in REGISTRY.items()}
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from extract.response import RequestSpec, Response
 from extract.sources.aerodatabox import AIRPORTS, FLIGHTS
 from extract.sources.base import ParseError, RunContext, Source, load_json, require
+from extract.sources.gbfs import GBFS
 from extract.sources.open_meteo import OPEN_METEO
 from extract.sources.openweather import OPENWEATHER
 from extract.sources.wikipedia import WIKIPEDIA
 
 #: source name -> declaration, in run order
-REGISTRY: dict[str, Source] = {s.name: s for s in (WIKIPEDIA, OPEN_METEO, OPENWEATHER, AIRPORTS, FLIGHTS)}
+REGISTRY: dict[str, Source] = {s.name: s for s in (WIKIPEDIA, OPEN_METEO, OPENWEATHER, AIRPORTS, FLIGHTS, GBFS)}
 #: the source names, in run order
 SOURCES: tuple[str, ...] = tuple(REGISTRY)
 

@@ -43,7 +43,9 @@ class RunContext:
     - ``asked``: the sources of this call, in run order; ``state``: shared between the sources
       of one call (the airports found feed the flights requests);
     - ``conn``: the loader's connection (read the latest landed rows when a dependency did not run);
-    - ``error(key, error_type, message)``: record an ``extract_errors`` row for this source's run.
+    - ``error(key, error_type, message)``: record an ``extract_errors`` row for this source's run;
+    - ``skip(key, reason)``: count a request deliberately not made (GBFS: a feed still within its ttl);
+      reported in the summary, not an error.
     """
 
     settings: Settings
@@ -55,6 +57,7 @@ class RunContext:
     state: dict[str, Any] = field(default_factory=dict)
     conn: Any = None
     error: Callable[[dict | None, str, str], None] = lambda key, error_type, message: None
+    skip: Callable[[dict, str], None] = lambda key, reason: None
 
 
 class Source:

@@ -10,6 +10,8 @@
     ['aerodatabox_flights', 'base_aerodatabox__flights', 'aerodatabox_flights'],
     ['aerodatabox_airports', 'base_aerodatabox__airports', 'aerodatabox_airports'],
     ['wikipedia', 'base_wikipedia__populations', 'wikipedia_city_pages'],
+    ['gbfs', 'base_gbfs__vehicles', 'gbfs_feeds'],
+    ['gbfs', 'base_gbfs__vehicle_types', 'gbfs_feeds'],
 ] %}
 {%- for source_name, base, table in bases %}
     {{ 'union all' if not loop.first }}

@@ -1,0 +1,82 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='landing_id',
+        post_hook=[
+            "{{ ensure_index('ix_int_gbfs__snapshots_landing', 'landing_id') }}",
+            "{{ ensure_index('ix_int_gbfs__snapshots_loaded', 'loaded_at') }}",
+            "{{ ensure_index('ix_int_gbfs__snapshots_system_time', 'system_id, snapshot_at_utc') }}",
+        ],
+    )
+}}
+-- One row per GBFS vehicle snapshot landed (free_bike_status / vehicle_status), empty
+-- ones included: how many vehicles it published and how many were staged, when it was
+-- true (last_updated, UTC), its 15-minute bucket and hour, and whether it was stale when
+-- fetched (older than its ttl plus var gbfs_stale_grace_seconds). Incremental, each
+-- landing row read once, and never rebuilt from landing: it outlives the raw retention.
+with
+
+landing as (
+    select
+        feeds.id as landing_id,
+        feeds.system_id,
+        feeds.feed,
+        feeds.fetched_at,
+        feeds.loaded_at,
+        feeds.ttl_s,
+        {{ json_text('feeds.payload', '$.last_updated') }} as last_updated_text,
+        case feeds.feed
+            when 'free_bike_status' then json_length(feeds.payload, '$.data.bikes')
+            else json_length(feeds.payload, '$.data.vehicles')
+        end as vehicles_published
+    from {{ source('gans_raw', 'gbfs_feeds') }} as feeds
+    where
+        feeds.http_status = 200
+        and feeds.feed in ('free_bike_status', 'vehicle_status')
+        {{ incremental_landing_filter('feeds.loaded_at') }}  -- noqa: LT02
+        {{ gbfs_new_landing_rows('feeds.id') }}  -- noqa: LT02
+),
+
+staged as (
+    select
+        vehicles.landing_id,
+        count(*) as vehicles_staged
+    from {{ ref('stg_gbfs__vehicles') }} as vehicles
+    inner join landing on vehicles.landing_id = landing.landing_id
+    group by vehicles.landing_id
+),
+
+typed as (
+    select
+        *,
+        {{ gbfs_instant_utc('last_updated_text') }} as snapshot_at_utc
+    from landing
+)
+
+select
+    typed.landing_id,
+    {{ as_text('typed.system_id') }} as system_id,
+    systems.operator,
+    systems.city_name,
+    {{ city_id('systems.city_name') }} as city_id,
+    {{ as_text('typed.feed') }} as feed,
+    typed.fetched_at as fetched_at_utc,
+    typed.snapshot_at_utc,
+    {{ bucket_15m('typed.snapshot_at_utc') }} as bucket_start_utc,
+    timestampadd(hour, hour(typed.snapshot_at_utc), cast(date(typed.snapshot_at_utc) as datetime)) as hour_utc,
+    typed.ttl_s,
+    cast(coalesce(typed.vehicles_published, 0) as signed) as vehicles_published,
+    cast(coalesce(staged.vehicles_staged, 0) as signed) as vehicles_staged,
+    case
+        when typed.snapshot_at_utc is null then 1
+        when typed.fetched_at > timestampadd(
+            second, coalesce(typed.ttl_s, 0) + {{ var('gbfs_stale_grace_seconds') }}, typed.snapshot_at_utc
+        ) then 1
+        else 0
+    end as is_stale,
+    typed.loaded_at
+from typed
+left join staged on typed.landing_id = staged.landing_id
+left join {{ ref('gbfs_systems') }} as systems
+    on typed.system_id = systems.system_id
