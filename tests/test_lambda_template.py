@@ -14,7 +14,7 @@ import pytest
 from cfnlint.api import lint
 from cfnlint.decode import decode
 
-from extract.sources import REGISTRY
+from extract.sources import REGISTRY, SOURCES
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "lambda" / "template.yaml"
 PACKAGE_SH = TEMPLATE.parent / "package.sh"
@@ -83,7 +83,7 @@ def test_schedules_cover_every_source_with_their_cadence(template):
 
 def test_schedules_run_in_berlin_time_with_retries_and_dead_letter_queue(template):
     schedules = _resources(template, "AWS::Scheduler::Schedule")
-    assert len(schedules) == 5
+    assert len(schedules) == len(SOURCES)  # one per source
     for name, schedule in schedules.items():
         props = schedule["Properties"]
         assert props["ScheduleExpressionTimezone"] == "Europe/Berlin", name
@@ -251,7 +251,6 @@ def test_functions_log_json_at_info(template):
 
 
 def test_a_freshness_alarm_per_source_missing_data_breaching(template):
-    from extract.sources import SOURCES
 
     filters = [f["Properties"] for f in _resources(template, "AWS::Logs::MetricFilter").values()]
     # the extract function (direct invocations) and the fan-out function (the schedules' state

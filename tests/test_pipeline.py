@@ -467,6 +467,7 @@ def test_keyless_default_run_lands_keyless_sources_and_skips_keyed_ones(settings
         "openweather": ("skipped", True, 0),
         "aerodatabox_airports": ("skipped", True, 0),
         "aerodatabox_flights": ("skipped", True, 0),
+        "gbfs": ("succeeded", False, 0),  # keyless too; the test's systems file lists none
     }
     assert summary.ok and summary.exit_code == 0
     # one notice, naming every missing setting and where to get it
@@ -479,6 +480,7 @@ def test_keyless_default_run_lands_keyless_sources_and_skips_keyed_ones(settings
     assert _rows(settings, "select source, status from extract_runs order by id") == [
         ("wikipedia", "succeeded"),
         ("open_meteo", "succeeded"),
+        ("gbfs", "succeeded"),  # no systems in the test's file: a run with nothing to fetch
     ]
     ((key, params, payload),) = _rows(settings, "select request_key, request_params, payload from open_meteo_forecasts")
     assert json.loads(key) == {"city": "Berlin"}

@@ -139,13 +139,15 @@ def run_dbt(
     target_path: Path | None = None,
     log_path: Path | None = None,
     profiles_dir: Path | None = None,
+    callbacks: list | None = None,
 ) -> dbtRunnerResult:
     """Run one dbt command (``args`` as on the command line, e.g. ``["build"]``) in-process.
 
     ``settings`` default to a fresh :class:`Settings`. ``target_path`` and
     ``log_path`` default to ``$DBT_TARGET_PATH`` / ``$DBT_LOG_PATH`` when set, else to
     ``target`` and ``logs`` inside ``project_dir``;
-    ``profiles_dir`` to ``.local/dbt`` (see :func:`prepare_profiles_dir`).
+    ``profiles_dir`` to ``.local/dbt`` (see :func:`prepare_profiles_dir`); ``callbacks``
+    (functions of one dbt ``EventMsg``) are passed to :class:`dbtRunner`.
     Returns dbt's ``dbtRunnerResult``: ``.success`` is False when a model or test
     failed (``.result`` has the per-node results) or, with ``.exception`` set, when
     dbt could not run at all (bad profile, database down). Invocations must not run
@@ -168,7 +170,7 @@ def run_dbt(
     _install_tls_verification()
     argv = [*args, "--project-dir", str(project_dir), "--profiles-dir", str(folder)]
     try:
-        return dbtRunner().invoke(argv)
+        return dbtRunner(callbacks=callbacks or []).invoke(argv)
     finally:
         for name, value in saved.items():
             if value is None:

@@ -135,25 +135,22 @@ def prepare_work_dirs(paths: dict[str, Path]) -> bool:
     return False
 
 
-def _parse_events(log_file: Path, offset: int) -> dict[str, Any]:
-    """How dbt parsed, from the JSON lines it wrote to ``log_file`` after ``offset``."""
-    found: dict[str, Any] = {"parse": "unknown"}
-    try:
-        with open(log_file, encoding="utf-8", errors="replace") as fh:
-            fh.seek(offset)
-            for line in fh:
-                try:
-                    info = json.loads(line).get("info", {})
-                except ValueError:
-                    continue
-                name = info.get("name")
-                if name == "UnableToPartialParse":
-                    found = {"parse": "full", "parse_reason": info.get("msg", "")}
-                elif name in ("PartialParsingSkipParsing", "PartialParsingEnabled") and found["parse"] != "full":
-                    found = {"parse": "partial"}
-    except OSError:
-        pass
-    return found
+class _ParseWatch:
+    """How dbt parsed, from its events as they are fired (a dbtRunner callback).
+
+    Read from the events, not from the log file: dbt rotates ``dbt.log`` at 10 MB, and a
+    build's JSON lines (compiled SQL included) can pass that before the run ends.
+    """
+
+    def __init__(self) -> None:
+        self.found: dict[str, Any] = {"parse": "unknown"}
+
+    def __call__(self, event) -> None:
+        name = event.info.name
+        if name == "UnableToPartialParse":
+            self.found = {"parse": "full", "parse_reason": event.info.msg}
+        elif name in ("PartialParsingSkipParsing", "PartialParsingEnabled") and self.found["parse"] != "full":
+            self.found = {"parse": "partial"}
 
 
 def run(step: dict[str, Any], settings=None) -> dict[str, Any]:
@@ -163,8 +160,7 @@ def run(step: dict[str, Any], settings=None) -> dict[str, Any]:
     paths = _paths()
     cold = prepare_work_dirs(paths)
     os.environ["DBT_LOG_FORMAT_FILE"] = "json"
-    log_file = paths["logs"] / "dbt.log"
-    offset = log_file.stat().st_size if log_file.exists() else 0
+    parse = _ParseWatch()
     settings = settings if settings is not None else aws_secrets.load_settings()
     args = dbt_args(step)
     started = time.monotonic()
@@ -175,6 +171,7 @@ def run(step: dict[str, Any], settings=None) -> dict[str, Any]:
         target_path=paths["target"],
         log_path=paths["logs"],
         profiles_dir=paths["profiles"],
+        callbacks=[parse],
     )
     try:
         summary = summarize(result, settings)
@@ -189,7 +186,7 @@ def run(step: dict[str, Any], settings=None) -> dict[str, Any]:
         "failures": summary.failures,
         "cold_start": cold,
         "elapsed_s": round(time.monotonic() - started, 1),
-        **_parse_events(log_file, offset),
+        **parse.found,
     }
     log.info("dbt %s", json.dumps(report))
     if not result.success:
