@@ -16,6 +16,9 @@
 -- else the OpenWeather 3-hour slot in force: from its own time until the next
 -- slot (at most 3 hours); weather_source says which. Arrivals are the flights
 -- scheduled in that hour at the city's airports, codeshare duplicates not counted.
+-- Competitors' supply is what their GBFS feeds published in that hour (observed, so
+-- NULL for hours no snapshot covers, e.g. the hours still ahead): per operator the mean
+-- over the hour's 15-minute buckets of gbfs_availability, summed over operators.
 -- Incremental: recomputes the hours from 3 hours before the earliest to 3 hours
 -- after the latest instant touched by the Open-Meteo hours, forecast slots, flights and board spans
 -- loaded since the newest loaded_at held (minus the lookback), for every
@@ -27,6 +30,7 @@
     [ref('weather_hourly_forecasts'), 'forecast_hour_utc', 'forecast_hour_utc'],
     [ref('flight_arrivals'), 'scheduled_arrival_utc', 'scheduled_arrival_utc'],
     [ref('int_aerodatabox__flight_boards'), 'first_arrival_utc', 'last_arrival_utc'],
+    [ref('gbfs_availability'), 'bucket_start_utc', 'bucket_start_utc'],
 ]) %}
 {%- if window is none %}
     {#- a full build: every hour #}
@@ -154,6 +158,32 @@ covered as (
         on timestampadd(hour, span_offsets.hour_offset, boards.first_hour_utc) <= boards.last_arrival_utc
 ),
 
+supply_operators as (
+    -- each operator's vehicles in the city per 15-minute bucket, averaged over the hour
+    select
+        city_id,
+        operator,
+        cast(date_format(bucket_start_utc, '%Y-%m-%d %H:00:00') as datetime) as hour_utc,
+        sum(vehicles_avg) / count(distinct bucket_start_utc) as vehicles,
+        sum(vehicles_available_avg) / count(distinct bucket_start_utc) as vehicles_available
+    from {{ ref('gbfs_availability') }}
+    where
+        bucket_start_utc >= {{ from_utc }}
+        and bucket_start_utc < timestampadd(hour, 1, {{ to_utc }})
+    group by city_id, operator, hour_utc
+),
+
+supply as (
+    select
+        city_id,
+        hour_utc,
+        cast(sum(vehicles) as decimal(10, 1)) as competitor_vehicles,
+        cast(sum(vehicles_available) as decimal(10, 1)) as competitor_vehicles_available,
+        cast(count(*) as signed) as competitor_operators
+    from supply_operators
+    group by city_id, hour_utc
+),
+
 loaded as (
     -- the newest landing row among the inputs: the high-water mark stored with each row
     select max(loaded_at) as loaded_at
@@ -165,6 +195,8 @@ loaded as (
         select max(loaded_at) as loaded_at from {{ ref('int_aerodatabox__flight_boards') }}
         union all
         select max(loaded_at) as loaded_at from {{ ref('weather_hourly_forecasts') }}
+        union all
+        select max(loaded_at) as loaded_at from {{ ref('gbfs_availability') }}
     ) as newest
 )
 
@@ -216,6 +248,9 @@ select
     coalesce(arrivals.scheduled_passenger_arrivals, 0) as scheduled_passenger_arrivals,
     coalesce(arrivals.cancelled_arrivals, 0) as cancelled_arrivals,
     case when covered.city_id is not null then 1 else 0 end as has_flight_board,
+    supply.competitor_vehicles,
+    supply.competitor_vehicles_available,
+    supply.competitor_operators,
     (select loaded.loaded_at from loaded) as loaded_at
 from all_hours
 left join hourly
@@ -236,3 +271,7 @@ left join covered
     on
         all_hours.city_id = covered.city_id
         and all_hours.hour_utc = covered.hour_utc
+left join supply
+    on
+        all_hours.city_id = supply.city_id
+        and all_hours.hour_utc = supply.hour_utc
