@@ -91,7 +91,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
     """Gans data platform: extract Wikipedia, Open-Meteo, OpenWeather and AeroDataBox into the landing tables.
 
     Settings come from the environment and .env (GANS_*, OPENWEATHER_API_KEY, AERODATABOX_API_KEY, ...);
-    Wikipedia and Open-Meteo need no key.
+    Wikipedia, Open-Meteo and GBFS need no key.
     """
     ctx.ensure_object(dict)
     ctx.obj["tty"] = sys.stdout.isatty()
@@ -147,9 +147,9 @@ SOURCES_HELP = (
 def run(ctx, sources, cities, start, end, record_dir, direction, idempotency_key, spool_dir, base_urls) -> None:
     """Fetch the tracked cities live and land the responses.
 
-    Order: wikipedia, open_meteo, openweather, aerodatabox_airports, aerodatabox_flights. Without
-    --sources, the sources whose API key is missing are skipped with one notice (wikipedia and
-    open_meteo need none). With only aerodatabox_flights, the airports are those of the latest
+    Order: wikipedia, open_meteo, openweather, aerodatabox_airports, aerodatabox_flights, gbfs.
+    Without --sources, the sources whose API key is missing are skipped with one notice
+    (wikipedia, open_meteo and gbfs need none). With only aerodatabox_flights, the airports are those of the latest
     landed airport searches. Exit status 0 only when nothing failed.
     """
     from extract.runner import extract
