@@ -34,7 +34,11 @@ vehicles as (
         vehicles.is_disabled,
         vehicles.loaded_at,
         cities.latitude as city_latitude
-    from {{ ref('base_gbfs__vehicles') }} as vehicles
+    -- incremental: the rows loaded since the watermark, by their index (force index: the
+    -- optimizer took a scan of every vehicle held when the lookback's rows looked many)
+    from {{ ref('base_gbfs__vehicles') }} as vehicles {% if is_incremental() -%}
+        force index (ix_base_gbfs__vehicles_loaded)  -- noqa: LT02
+    {%- endif %}
     inner join {{ ref('gbfs_systems') }} as systems
         on vehicles.system_id = systems.system_id
     inner join {{ ref('tracked_cities') }} as cities

@@ -113,13 +113,13 @@ per_pair as (
     from pairs
     inner join {{ ref('int_gbfs__cell_snapshots') }} as previous
         on pairs.previous_landing_id = previous.landing_id
-    where not exists (
-        select 1 from {{ ref('int_gbfs__cell_snapshots') }} as cells
-        where
-            cells.landing_id = pairs.landing_id
-            and cells.cell_row = previous.cell_row
-            and cells.cell_col = previous.cell_col
-    )
+    -- a left join, not NOT EXISTS: MariaDB turned that into a scan of every cell held
+    left join {{ ref('int_gbfs__cell_snapshots') }} as cells
+        on
+            pairs.landing_id = cells.landing_id
+            and previous.cell_row = cells.cell_row
+            and previous.cell_col = cells.cell_col
+    where cells.landing_id is null
 ),
 
 -- one row per system (distinct: materialised, so the city key is hashed once per system)
