@@ -15,6 +15,7 @@ run; anything else in it is ignored (the scheduler's own fields). Returns
 from __future__ import annotations
 
 import logging
+from datetime import UTC
 from typing import Any
 
 from gans_lambda import aws_secrets, observability
@@ -34,7 +35,8 @@ def handler(event: dict[str, Any] | None = None, context: Any = None, settings=N
     settings = settings or aws_secrets.load_settings()
     days = settings.gbfs_retention_days if days is None else days
     result = purge_gbfs(settings, days=days)
-    report = {"cutoff": result.cutoff.isoformat() + "Z", "deleted": result.deleted, "days": days}
+    cutoff = result.cutoff.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    report = {"cutoff": cutoff, "deleted": result.deleted, "days": days}
     log.info("gbfs retention done", extra={"event": "gbfs_retention", **report})
     return report
 
