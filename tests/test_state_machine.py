@@ -503,6 +503,12 @@ def test_a_failing_batch_is_retried_then_the_execution_fails(small_schedule):
     assert len(d.dispatch.of("TransformFunction")) == 1
     assert described["status"] == "FAILED" and described["error"] == "ExtractionIncomplete"
     assert visited(events)[-3:] == ["Transform", "Outcome", "Incomplete"]
+    # a failed execution of this state machine is what the alarm counts (AWS/States ExecutionsFailed)
+    alarm = d.deployed.template["Resources"]["ExtractStateMachineFailedAlarm"]["Properties"]
+    alarm = {**alarm, "Dimensions": d.deployed.resolve(alarm["Dimensions"])}
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/States", "ExecutionsFailed")
+    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": described["stateMachineArn"]}]
+    assert alarm["Threshold"] <= 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
 @pytest.mark.xfail(
