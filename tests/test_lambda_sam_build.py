@@ -184,13 +184,15 @@ def test_each_zip_function_from_the_sam_build_imports_and_runs_on_its_runtime(
         "secretsmanager", endpoint_url=moto_server, region_name=REGION,
         aws_access_key_id="testing", aws_secret_access_key="testing",
     )  # fmt: skip
+    # moto's server mode keeps its state in this process's backends, which other tests' servers share
+    run = os.urandom(4).hex()
     arns = {}
     for role in ("admin", "loader", "dbt", "analyst"):
         value = {"username": getattr(settings, f"{role}_user"), "password": getattr(settings, f"{role}_password")}
         value["password"] = value["password"].get_secret_value()
-        arns[role] = secrets.create_secret(Name=f"gans/db/{role}", SecretString=json.dumps(value))["ARN"]
+        arns[role] = secrets.create_secret(Name=f"gans/db/{role}-{run}", SecretString=json.dumps(value))["ARN"]
     keys = {"OPENWEATHER_API_KEY": OPENWEATHER_KEY, "AERODATABOX_API_KEY": "adb-unused"}
-    arns["keys"] = secrets.create_secret(Name="gans/api-keys", SecretString=json.dumps(keys))["ARN"]
+    arns["keys"] = secrets.create_secret(Name=f"gans/api-keys-{run}", SecretString=json.dumps(keys))["ARN"]
     deployed = DeployedTemplate(
         load_template(),
         physical={
