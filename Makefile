@@ -53,12 +53,12 @@ run: db-up ## the main job: extract live (or replay RECORDINGS=dir), load, dbt b
 close-abandoned: db-up ## close runs left running past their lease (a killed process) as abandoned
 	$(PY) -m gans runs close-abandoned
 
-test: setup ## everything CI checks: pytest (with a throw-away MariaDB) and the linters
+test: setup sam-cli ## everything CI checks: pytest (with a throw-away MariaDB) and the linters
 	@# exit 5 means "no tests collected", which is not a failure
 	$(PY) -m pytest || [ $$? -eq 5 ]
 	$(MAKE) --no-print-directory lint
 
-pytest: setup ## only the pytest suite; ARGS="-k ..." passes options
+pytest: setup sam-cli ## only the pytest suite; ARGS="-k ..." passes options
 	$(PY) -m pytest $(ARGS)
 
 lint: setup ## ruff, and the SQL and template linters
