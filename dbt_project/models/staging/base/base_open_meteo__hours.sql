@@ -25,10 +25,11 @@ landing as (
         fetched_at as fetched_at_utc,
         loaded_at,
         {{ json_text('payload', '$.utc_offset_seconds') }} as utc_offset_text,
-        json_keys(payload, '$.hourly') as hourly_keys_json,
         payload
     from {{ source('gans_raw', 'open_meteo_forecasts') }}
-    where http_status = 200
+    where
+        http_status = 200
+        {{ new_landing_rows() }}  -- noqa: LT02
 ),
 
 series as (
@@ -37,9 +38,17 @@ series as (
         landing.*,
         substring(hourly_keys.hourly_key, 15) as suffix
     from landing
+    -- JSON_TABLE reads the landing table's own column: MySQL refuses it over a column
+    -- of a CTE or derived table (error 1210), MariaDB accepts both
+    inner join {{ source('gans_raw', 'open_meteo_forecasts') }} as raw_row
+        on
+            landing.landing_id = raw_row.id
+            -- the same filter on this alias too: whichever join order the optimizer picks,
+            -- JSON_TABLE never unpacks a landing row that is not new
+            {{ new_landing_rows('raw_row.id', 'raw_row.loaded_at') }}  -- noqa: LT02
     -- noqa: disable=LT02
     cross join json_table(
-        landing.hourly_keys_json, '$[*]' columns (
+        json_keys(raw_row.payload, '$.hourly'), '$[*]' columns (
             hourly_key varchar(200) path '$' null on error
         )
     ) as hourly_keys
@@ -63,7 +72,6 @@ models as (
             when models_requested is not null and models_requested not like '%,%' then models_requested
             else 'best_match'
         end as model,  -- noqa: RF04
-        json_extract(payload, '$.hourly.time') as time_series,
         {%- for name in variables %}
             json_extract(payload, concat('$.hourly.{{ name }}', suffix)) as {{ name }},
         {%- endfor %}
@@ -80,9 +88,16 @@ hours as (
         hour_rows.hour_index,
         hour_rows.hour_text
     from models
+    -- the hours of hourly.time, read from the landing table's column (see series)
+    inner join {{ source('gans_raw', 'open_meteo_forecasts') }} as raw_row
+        on
+            models.landing_id = raw_row.id
+            -- the same filter on this alias too: whichever join order the optimizer picks,
+            -- JSON_TABLE never unpacks a landing row that is not new
+            {{ new_landing_rows('raw_row.id', 'raw_row.loaded_at') }}  -- noqa: LT02
     -- noqa: disable=LT02
     cross join json_table(
-        models.time_series, '$[*]' columns (
+        raw_row.payload, '$.hourly.time[*]' columns (
             hour_index for ordinality,
             hour_text varchar(32) path '$' null on error
         )
@@ -118,7 +133,8 @@ as_numbers as (
         {%- for name in variables %}
             {{ json_number(name ~ '_text') }} as {{ name }}_value,
         {%- endfor %}
-        {{ json_number('utc_offset_text') }} as utc_offset_value
+        {{ json_number('utc_offset_text') }} as utc_offset_value,
+        {{ keep_materialised('numbers_row') }}
     from as_text
 ),
 
@@ -165,7 +181,8 @@ checked as (
             ['wind_direction_10m_value not between 0 and 360', 'wind_direction_10m out of range'],
             ['visibility_m_value not between 0 and 10000000', 'visibility out of range'],
         ]) %}
-        {{ reject_reason(checks) }} as reject_reason
+        {{ reject_reason(checks) }} as reject_reason,
+        {{ keep_materialised('checked_row') }}
     from converted
 )
 
