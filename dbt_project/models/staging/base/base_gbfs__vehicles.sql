@@ -101,7 +101,8 @@ as_values as (
         {{ gbfs_flag('reserved_text') }} as reserved_flag,
         {{ gbfs_flag('disabled_text') }} as disabled_flag,
         {{ gbfs_instant_utc('last_updated_text') }} as snapshot_at,
-        {{ gbfs_instant_utc('last_reported_text') }} as last_reported_at
+        {{ gbfs_instant_utc('last_reported_text') }} as last_reported_at,
+        {{ keep_materialised('values_row') }}
     from vehicles
 ),
 
@@ -127,7 +128,8 @@ checked as (
             ['snapshot_at is null', 'snapshot last_updated missing or not a time'],
             ['fetched_at_utc > timestampadd(second, coalesce(ttl_s, 0) + ' ~ var('gbfs_stale_grace_seconds') ~ ', snapshot_at)', 'stale snapshot (older than its ttl when fetched)'],
         ] %}
-        {{ reject_reason(checks) }} as reject_reason
+        {{ reject_reason(checks) }} as reject_reason,
+        {{ keep_materialised('checked_row') }}
     from as_values
 )
 
