@@ -1,4 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='landing_id',
+        post_hook=[
+            "{{ ensure_index('ix_stg_wikipedia__city_pages_landing', 'landing_id') }}",
+            "{{ ensure_index('ix_stg_wikipedia__city_pages_loaded', 'loaded_at') }}",
+        ],
+    )
+}}
 -- One row per landed Wikipedia article of a city (one per fetched revision).
+-- A table, incremental: each landing row's payload is read once (macro new_landing_rows),
+-- like the base models; the payload is the few fields the extractor parsed from the article.
 with
 
 landing as (
@@ -13,7 +26,9 @@ landing as (
         {{ json_number(json_text('payload', '$.parser_version')) }} as parser_version_value,
         payload
     from {{ source('gans_raw', 'wikipedia_city_pages') }}
-    where http_status = 200
+    where
+        http_status = 200
+        {{ new_landing_rows() }}
 )
 
 select

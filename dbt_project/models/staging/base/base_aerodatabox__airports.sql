@@ -10,10 +10,11 @@ landing as (
         id as landing_id,
         {{ json_text('request_key', '$.city') }} as city_name,
         fetched_at as fetched_at_utc,
-        loaded_at,
-        payload
+        loaded_at
     from {{ source('gans_raw', 'aerodatabox_airports') }}
-    where http_status = 200
+    where
+        http_status = 200
+        {{ new_landing_rows() }}
 ),
 
 items as (
@@ -35,9 +36,12 @@ items as (
         {{ json_number('item.latitude_text') }} as latitude_value,
         {{ json_number('item.longitude_text') }} as longitude_value
     from landing
+    -- JSON_TABLE reads the landing table's own column: MySQL refuses it over a column
+    -- of a CTE or derived table (error 1210), MariaDB accepts both
+    inner join {{ source('gans_raw', 'aerodatabox_airports') }} as raw_row on landing.landing_id = raw_row.id
     -- every value as text (numbers converted only when they are numbers, see defensive_casts)
     cross join json_table(
-        landing.payload, '$.items[*]' columns (
+        raw_row.payload, '$.items[*]' columns (
             search_rank for ordinality,
             icao text path '$.icao' null on error,
             iata text path '$.iata' null on error,

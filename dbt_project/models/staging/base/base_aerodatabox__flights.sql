@@ -32,10 +32,11 @@ landing as (
         {{ json_text('request_key', '$.from_local') }} as window_from_local,
         {{ json_text('request_key', '$.to_local') }} as window_to_local,
         fetched_at as fetched_at_utc,
-        loaded_at,
-        payload
+        loaded_at
     from {{ source('gans_raw', 'aerodatabox_flights') }}
-    where http_status in (200, 204)
+    where
+        http_status in (200, 204)
+        {{ new_landing_rows() }}
 ),
 
 flights as (
@@ -74,9 +75,12 @@ flights as (
         ) as {{ name }}_text{{ ',' if not loop.last }}
         {%- endfor %}
     from landing
+    -- JSON_TABLE reads the landing table's own column: MySQL refuses it over a column
+    -- of a CTE or derived table (error 1210), MariaDB accepts both
+    inner join {{ source('gans_raw', 'aerodatabox_flights') }} as raw_row on landing.landing_id = raw_row.id
     -- strings as text, so no long value is cut (MariaDB) or rejected (MySQL 8)
     cross join json_table(
-        landing.payload, '$.{{ board.array }}[*]' columns (
+        raw_row.payload, '$.{{ board.array }}[*]' columns (
             board_index for ordinality,
             has_leg int exists path '$.{{ board.own }}',
             has_movement int exists path '$.movement',

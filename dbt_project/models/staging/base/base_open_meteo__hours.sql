@@ -25,10 +25,11 @@ landing as (
         fetched_at as fetched_at_utc,
         loaded_at,
         {{ json_text('payload', '$.utc_offset_seconds') }} as utc_offset_text,
-        json_keys(payload, '$.hourly') as hourly_keys_json,
         payload
     from {{ source('gans_raw', 'open_meteo_forecasts') }}
-    where http_status = 200
+    where
+        http_status = 200
+        {{ new_landing_rows() }}
 ),
 
 series as (
@@ -37,9 +38,12 @@ series as (
         landing.*,
         substring(hourly_keys.hourly_key, 15) as suffix
     from landing
+    -- JSON_TABLE reads the landing table's own column: MySQL refuses it over a column
+    -- of a CTE or derived table (error 1210), MariaDB accepts both
+    inner join {{ source('gans_raw', 'open_meteo_forecasts') }} as raw_row on landing.landing_id = raw_row.id
     -- noqa: disable=LT02
     cross join json_table(
-        landing.hourly_keys_json, '$[*]' columns (
+        json_keys(raw_row.payload, '$.hourly'), '$[*]' columns (
             hourly_key varchar(200) path '$' null on error
         )
     ) as hourly_keys
@@ -63,7 +67,6 @@ models as (
             when models_requested is not null and models_requested not like '%,%' then models_requested
             else 'best_match'
         end as model,  -- noqa: RF04
-        json_extract(payload, '$.hourly.time') as time_series,
         {%- for name in variables %}
             json_extract(payload, concat('$.hourly.{{ name }}', suffix)) as {{ name }},
         {%- endfor %}
@@ -80,9 +83,11 @@ hours as (
         hour_rows.hour_index,
         hour_rows.hour_text
     from models
+    -- the hours of hourly.time, read from the landing table's column (see series)
+    inner join {{ source('gans_raw', 'open_meteo_forecasts') }} as raw_row on models.landing_id = raw_row.id
     -- noqa: disable=LT02
     cross join json_table(
-        models.time_series, '$[*]' columns (
+        raw_row.payload, '$.hourly.time[*]' columns (
             hour_index for ordinality,
             hour_text varchar(32) path '$' null on error
         )

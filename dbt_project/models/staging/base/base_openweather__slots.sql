@@ -37,10 +37,11 @@ landing as (
         end as units_applied,
         {{ json_text('payload', '$.city.timezone') }} as city_utc_offset_text,
         fetched_at as fetched_at_utc,
-        loaded_at,
-        payload
+        loaded_at
     from {{ source('gans_raw', 'openweather_forecasts') }}
-    where http_status = 200
+    where
+        http_status = 200
+        {{ new_landing_rows() }}
 ),
 
 slots as (
@@ -60,10 +61,13 @@ slots as (
         slot.weather_condition_description,
         slot.pod
     from landing
+    -- JSON_TABLE reads the landing table's own column: MySQL refuses it over a column
+    -- of a CTE or derived table (error 1210), MariaDB accepts both
+    inner join {{ source('gans_raw', 'openweather_forecasts') }} as raw_row on landing.landing_id = raw_row.id
     -- every value as text, converted below only when it is a number: JSON_TABLE's own
     -- conversions differ (MariaDB turns 'abc' into 0 with a warning, MySQL 8 into NULL)
     cross join json_table(
-        landing.payload, '$.list[*]' columns (
+        raw_row.payload, '$.list[*]' columns (
             slot_index for ordinality,
             {%- for name, path in numbers %}
                 {{ name }}_text text path '{{ path }}' null on error,

@@ -11,10 +11,11 @@ landing as (
         {{ json_text('request_key', '$.city') }} as city_name,
         fetched_at as fetched_at_utc,
         loaded_at,
-        {{ json_text('payload', '$.revision_id') }} as revision_id_text,
-        payload
+        {{ json_text('payload', '$.revision_id') }} as revision_id_text
     from {{ source('gans_raw', 'wikipedia_city_pages') }}
-    where http_status = 200
+    where
+        http_status = 200
+        {{ new_landing_rows() }}
 ),
 
 figures as (
@@ -34,10 +35,13 @@ figures as (
         {{ json_number('figure.population_text') }} as population_value,
         {{ json_number('landing.revision_id_text') }} as revision_id_value
     from landing
+    -- JSON_TABLE reads the landing table's own column: MySQL refuses it over a column
+    -- of a CTE or derived table (error 1210), MariaDB accepts both
+    inner join {{ source('gans_raw', 'wikipedia_city_pages') }} as raw_row on landing.landing_id = raw_row.id
     cross join
         -- every value as text (numbers converted only when they are numbers, see defensive_casts)
         json_table(
-            landing.payload, '$.populations[*]' columns (
+            raw_row.payload, '$.populations[*]' columns (
                 figure_index for ordinality,
                 kind text path '$.kind' null on error,
                 population_text text path '$.value' null on error,
