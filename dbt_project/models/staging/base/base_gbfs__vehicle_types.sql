@@ -9,33 +9,19 @@
         ],
     )
 }}
+-- noqa: disable=LT02
 -- Every vehicle type of every GBFS vehicle_types document (HTTP 200, `data.vehicle_types`),
 -- staged or not, with reject_reason (NULL when it can be staged). Incremental like
 -- base_gbfs__vehicles (each document parsed once) and kept for ever: the documents are
 -- small, and the latest description of a type must outlive the raw retention.
 with
 
-landing as (
+types as (
     select
         feeds.id as landing_id,
         feeds.system_id,
         feeds.fetched_at as fetched_at_utc,
         feeds.loaded_at,
-        feeds.payload
-    from {{ source('gans_raw', 'gbfs_feeds') }} as feeds
-    where
-        feeds.http_status = 200
-        and feeds.feed = 'vehicle_types'
-        {{ incremental_landing_filter('feeds.loaded_at') }}  -- noqa: LT02
-        {{ gbfs_new_landing_rows('feeds.id') }}  -- noqa: LT02
-),
-
-types as (
-    select
-        landing.landing_id,
-        landing.system_id,
-        landing.fetched_at_utc,
-        landing.loaded_at,
         vt.type_index,
         vt.vehicle_type_id,
         vt.form_factor,
@@ -44,9 +30,11 @@ types as (
         coalesce(vt.name_v3, vt.name_text) as vehicle_type_name,
         vt.max_range_text,
         {{ json_number('vt.max_range_text') }} as max_range_value
-    from landing
+    -- JSON_TABLE over the landing table's own column: MySQL refuses it over a column of
+    -- a CTE or derived table (error 1210), MariaDB accepts both
+    from {{ source('gans_raw', 'gbfs_feeds') }} as feeds
     cross join json_table(
-        landing.payload, '$.data.vehicle_types[*]' columns (
+        feeds.payload, '$.data.vehicle_types[*]' columns (
             type_index for ordinality,
             vehicle_type_id text path '$.vehicle_type_id' null on error,
             form_factor text path '$.form_factor' null on error,
@@ -56,6 +44,11 @@ types as (
             max_range_text text path '$.max_range_meters' null on error
         )
     ) as vt
+    where
+        feeds.http_status = 200
+        and feeds.feed = 'vehicle_types'
+        {{ incremental_landing_filter('feeds.loaded_at') }}
+        {{ gbfs_new_landing_rows('feeds.id') }}
 ),
 
 checked as (

@@ -28,34 +28,17 @@
 {%- set lists = [['free_bike_status', 'bikes'], ['vehicle_status', 'vehicles']] %}
 with
 
-landing as (
-    select
-        feeds.id as landing_id,
-        feeds.system_id,
-        feeds.feed,
-        feeds.fetched_at as fetched_at_utc,
-        feeds.loaded_at,
-        feeds.ttl_s,
-        feeds.payload
-    from {{ source('gans_raw', 'gbfs_feeds') }} as feeds
-    where
-        feeds.http_status = 200
-        and feeds.feed in ('free_bike_status', 'vehicle_status')
-        {{ incremental_landing_filter('feeds.loaded_at') }}
-        {{ gbfs_new_landing_rows('feeds.id') }}
-),
-
 vehicles as (
     {%- for feed, list_name in lists %}
     {{ 'union all' if not loop.first }}
     select
-        landing.landing_id,
-        landing.system_id,
-        landing.feed,
+        feeds.id as landing_id,
+        feeds.system_id,
+        feeds.feed,
         doc.gbfs_version,
-        landing.fetched_at_utc,
-        landing.loaded_at,
-        landing.ttl_s,
+        feeds.fetched_at as fetched_at_utc,
+        feeds.loaded_at,
+        feeds.ttl_s,
         doc.last_updated_text,
         '{{ list_name }}' as list_name,
         v.vehicle_index,
@@ -69,7 +52,9 @@ vehicles as (
         v.fuel_text,
         v.range_text,
         v.last_reported_text
-    from landing
+    -- JSON_TABLE over the landing table's own column: MySQL refuses it over a column of
+    -- a CTE or derived table (error 1210), MariaDB accepts both
+    from {{ source('gans_raw', 'gbfs_feeds') }} as feeds
     -- every value as text, converted below: coordinates may be JSON strings (Lime 1.0),
     -- flags JSON booleans or 0/1, times POSIX seconds or RFC 3339 (v3); JSON_TABLE's own
     -- conversions differ between MariaDB and MySQL 8. The snapshot's own fields come from
@@ -77,13 +62,13 @@ vehicles as (
     -- payload merged into the per-vehicle select (or a NESTED PATH's parent columns)
     -- rescanned the megabytes of the snapshot for every vehicle
     cross join json_table(
-        landing.payload, '$' columns (
+        feeds.payload, '$' columns (
             last_updated_text text path '$.last_updated' null on error,
             gbfs_version text path '$.version' null on error
         )
     ) as doc
     cross join json_table(
-        landing.payload, '$.data.{{ list_name }}[*]' columns (
+        feeds.payload, '$.data.{{ list_name }}[*]' columns (
             vehicle_index for ordinality,
             vehicle_id text path '$.vehicle_id' null on error,
             bike_id text path '$.bike_id' null on error,
@@ -98,7 +83,11 @@ vehicles as (
             last_reported_text text path '$.last_reported' null on error
         )
     ) as v
-    where landing.feed = '{{ feed }}'
+    where
+        feeds.http_status = 200
+        and feeds.feed = '{{ feed }}'
+        {{ incremental_landing_filter('feeds.loaded_at') }}
+        {{ gbfs_new_landing_rows('feeds.id') }}
     {%- endfor %}
 ),
 
