@@ -208,6 +208,8 @@ def test_multi_model_capture_stages_one_row_per_model_and_hour(built, capture): 
     # the capture's request is not known; land it with the parameters its hourly keys show (no unit parameters)
     params = {"latitude": 45.75, "longitude": 12.75, "timezone": "GMT", "models": "ecmwf_ifs025,icon_d2"}
     land(settings, [_open_meteo_row("Veneto", body, FETCHED, params)])
+    # the base model is a table: the new landing row is parsed by the next build
+    assert run_dbt(["run", "--select", "base_open_meteo__hours"], settings, **built["kwargs"]).success
     conn = db.connect(settings, "analyst", database=settings.staging_database)
     try:
         with conn.cursor() as cur:

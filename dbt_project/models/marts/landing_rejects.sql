@@ -2,8 +2,8 @@
 -- One row per landed record that could not be staged: which landing row and where in
 -- its payload (JSON path), why (the reasons, "; "-separated), and the record as
 -- landed. Every other record of the same response is staged: a reject never stops
--- the rest. A view over the base models (nothing to rebuild); filter on loaded_at or
--- landing_id to read recent rejects through the landing tables' indexes.
+-- the rest. A view over the base models' tables (nothing to rebuild), reading their
+-- reject_reason indexes; only a reject's own record is read out of its landing row.
 {%- set bases = [
     ['open_meteo', 'base_open_meteo__hours', 'open_meteo_forecasts'],
     ['openweather', 'base_openweather__slots', 'openweather_forecasts'],
