@@ -326,3 +326,27 @@ def test_marts_equal_row_for_row(builds):
     assert {"cities", "weather_forecasts", "flight_arrivals", "landing_reconciliation"} <= set(tables)
     differences = _differences(builds, marts)
     assert not differences, "\n".join(f"{table}: {how}" for table, how in differences.items())
+
+
+def test_mysql_server_is_set_up_as_rds(mysql_server):
+    """The MySQL server speaks utf8mb4, knows the named time zones and runs MySQL's strict default SQL mode."""
+    server, admin_user = mysql_server
+    settings = Settings(
+        db_host=server.host, db_port=server.port, db_socket="", db_ssl_ca="",
+        admin_user=admin_user, admin_password=server.root_password,
+    )  # fmt: skip
+    conn = _connect(settings, "")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select @@character_set_server, @@collation_server, @@sql_mode,"
+                " convert_tz('2026-07-01 12:00:00', 'UTC', 'Europe/Berlin'), @@time_zone"
+            )
+            charset, collation, sql_mode, berlin, time_zone = cur.fetchone()
+    finally:
+        conn.close()
+    assert (charset, collation) == ("utf8mb4", "utf8mb4_unicode_ci")
+    assert berlin == datetime(2026, 7, 1, 14, 0)  # CEST: named zones loaded
+    assert {"ONLY_FULL_GROUP_BY", "STRICT_TRANS_TABLES"} <= set(sql_mode.split(","))
+    if isinstance(server, MySQLServer):  # an external server keeps its own setting (SYSTEM: UTC in the container)
+        assert time_zone == "+00:00"
