@@ -28,7 +28,7 @@ landing as (
     from {{ source('gans_raw', 'wikipedia_city_pages') }}
     where
         http_status = 200
-        {{ new_landing_rows() }}
+        {{ new_landing_rows() }}  -- noqa: LT02
 )
 
 select

@@ -14,7 +14,7 @@ landing as (
     from {{ source('gans_raw', 'aerodatabox_airports') }}
     where
         http_status = 200
-        {{ new_landing_rows() }}
+        {{ new_landing_rows() }}  -- noqa: LT02
 ),
 
 items as (
@@ -38,7 +38,12 @@ items as (
     from landing
     -- JSON_TABLE reads the landing table's own column: MySQL refuses it over a column
     -- of a CTE or derived table (error 1210), MariaDB accepts both
-    inner join {{ source('gans_raw', 'aerodatabox_airports') }} as raw_row on landing.landing_id = raw_row.id
+    inner join {{ source('gans_raw', 'aerodatabox_airports') }} as raw_row
+        on
+            landing.landing_id = raw_row.id
+            -- the same filter on this alias too: whichever join order the optimizer picks,
+            -- JSON_TABLE never unpacks a landing row that is not new
+            {{ new_landing_rows('raw_row.id', 'raw_row.loaded_at') }}  -- noqa: LT02
     -- every value as text (numbers converted only when they are numbers, see defensive_casts)
     cross join json_table(
         raw_row.payload, '$.items[*]' columns (
@@ -65,7 +70,8 @@ checked as (
             ['longitude_text is not null and longitude_value is null', '$.location.lon not a number'],
             ['latitude_value not between -90 and 90', '$.location.lat out of range'],
             ['longitude_value not between -180 and 180', '$.location.lon out of range'],
-        ]) }} as reject_reason
+        ]) }} as reject_reason,
+        {{ keep_materialised('checked_row') }}
     from items
 )
 

@@ -36,7 +36,7 @@ landing as (
     from {{ source('gans_raw', 'aerodatabox_flights') }}
     where
         http_status in (200, 204)
-        {{ new_landing_rows() }}
+        {{ new_landing_rows() }}  -- noqa: LT02
 ),
 
 flights as (
@@ -77,7 +77,12 @@ flights as (
     from landing
     -- JSON_TABLE reads the landing table's own column: MySQL refuses it over a column
     -- of a CTE or derived table (error 1210), MariaDB accepts both
-    inner join {{ source('gans_raw', 'aerodatabox_flights') }} as raw_row on landing.landing_id = raw_row.id
+    inner join {{ source('gans_raw', 'aerodatabox_flights') }} as raw_row
+        on
+            landing.landing_id = raw_row.id
+            -- the same filter on this alias too: whichever join order the optimizer picks,
+            -- JSON_TABLE never unpacks a landing row that is not new
+            {{ new_landing_rows('raw_row.id', 'raw_row.loaded_at') }}  -- noqa: LT02
     -- strings as text, so no long value is cut (MariaDB) or rejected (MySQL 8)
     cross join json_table(
         raw_row.payload, '$.{{ board.array }}[*]' columns (
@@ -131,7 +136,8 @@ checked as (
                 field ~ '.' ~ nested ~ ' not a valid time',
             ]) %}
         {%- endfor %}
-        {{ reject_reason(checks) }} as reject_reason
+        {{ reject_reason(checks) }} as reject_reason,
+        {{ keep_materialised('checked_row') }}
     from flights
 ),
 

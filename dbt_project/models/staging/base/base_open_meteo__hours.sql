@@ -29,7 +29,7 @@ landing as (
     from {{ source('gans_raw', 'open_meteo_forecasts') }}
     where
         http_status = 200
-        {{ new_landing_rows() }}
+        {{ new_landing_rows() }}  -- noqa: LT02
 ),
 
 series as (
@@ -40,7 +40,12 @@ series as (
     from landing
     -- JSON_TABLE reads the landing table's own column: MySQL refuses it over a column
     -- of a CTE or derived table (error 1210), MariaDB accepts both
-    inner join {{ source('gans_raw', 'open_meteo_forecasts') }} as raw_row on landing.landing_id = raw_row.id
+    inner join {{ source('gans_raw', 'open_meteo_forecasts') }} as raw_row
+        on
+            landing.landing_id = raw_row.id
+            -- the same filter on this alias too: whichever join order the optimizer picks,
+            -- JSON_TABLE never unpacks a landing row that is not new
+            {{ new_landing_rows('raw_row.id', 'raw_row.loaded_at') }}  -- noqa: LT02
     -- noqa: disable=LT02
     cross join json_table(
         json_keys(raw_row.payload, '$.hourly'), '$[*]' columns (
@@ -84,7 +89,12 @@ hours as (
         hour_rows.hour_text
     from models
     -- the hours of hourly.time, read from the landing table's column (see series)
-    inner join {{ source('gans_raw', 'open_meteo_forecasts') }} as raw_row on models.landing_id = raw_row.id
+    inner join {{ source('gans_raw', 'open_meteo_forecasts') }} as raw_row
+        on
+            models.landing_id = raw_row.id
+            -- the same filter on this alias too: whichever join order the optimizer picks,
+            -- JSON_TABLE never unpacks a landing row that is not new
+            {{ new_landing_rows('raw_row.id', 'raw_row.loaded_at') }}  -- noqa: LT02
     -- noqa: disable=LT02
     cross join json_table(
         raw_row.payload, '$.hourly.time[*]' columns (
@@ -123,7 +133,8 @@ as_numbers as (
         {%- for name in variables %}
             {{ json_number(name ~ '_text') }} as {{ name }}_value,
         {%- endfor %}
-        {{ json_number('utc_offset_text') }} as utc_offset_value
+        {{ json_number('utc_offset_text') }} as utc_offset_value,
+        {{ keep_materialised('numbers_row') }}
     from as_text
 ),
 
@@ -170,7 +181,8 @@ checked as (
             ['wind_direction_10m_value not between 0 and 360', 'wind_direction_10m out of range'],
             ['visibility_m_value not between 0 and 10000000', 'visibility out of range'],
         ]) %}
-        {{ reject_reason(checks) }} as reject_reason
+        {{ reject_reason(checks) }} as reject_reason,
+        {{ keep_materialised('checked_row') }}
     from converted
 )
 

@@ -41,7 +41,7 @@ landing as (
     from {{ source('gans_raw', 'openweather_forecasts') }}
     where
         http_status = 200
-        {{ new_landing_rows() }}
+        {{ new_landing_rows() }}  -- noqa: LT02
 ),
 
 slots as (
@@ -63,7 +63,12 @@ slots as (
     from landing
     -- JSON_TABLE reads the landing table's own column: MySQL refuses it over a column
     -- of a CTE or derived table (error 1210), MariaDB accepts both
-    inner join {{ source('gans_raw', 'openweather_forecasts') }} as raw_row on landing.landing_id = raw_row.id
+    inner join {{ source('gans_raw', 'openweather_forecasts') }} as raw_row
+        on
+            landing.landing_id = raw_row.id
+            -- the same filter on this alias too: whichever join order the optimizer picks,
+            -- JSON_TABLE never unpacks a landing row that is not new
+            {{ new_landing_rows('raw_row.id', 'raw_row.loaded_at') }}  -- noqa: LT02
     -- every value as text, converted below only when it is a number: JSON_TABLE's own
     -- conversions differ (MariaDB turns 'abc' into 0 with a warning, MySQL 8 into NULL)
     cross join json_table(
@@ -89,7 +94,8 @@ as_numbers as (
         case units_applied when 'imperial' then 5.0 / 9.0 else 1.0 end as temperature_scale,
         case units_applied when 'metric' then 0.0 when 'imperial' then -32.0 * 5.0 / 9.0 else -273.15 end
             as temperature_shift,
-        case units_applied when 'imperial' then 0.44704 else 1.0 end as speed_to_m_s
+        case units_applied when 'imperial' then 0.44704 else 1.0 end as speed_to_m_s,
+        {{ keep_materialised('numbers_row') }}
     from slots
 ),
 
@@ -135,7 +141,8 @@ checked as (
             ['visibility_value not between 0 and 1000000', '$.visibility out of range'],
             ['weather_condition_id_value not between 0 and 99999', '$.weather[0].id out of range'],
         ]) %}
-        {{ reject_reason(checks) }} as reject_reason
+        {{ reject_reason(checks) }} as reject_reason,
+        {{ keep_materialised('checked_row') }}
     from converted
 )
 

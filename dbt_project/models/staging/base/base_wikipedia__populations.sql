@@ -15,7 +15,7 @@ landing as (
     from {{ source('gans_raw', 'wikipedia_city_pages') }}
     where
         http_status = 200
-        {{ new_landing_rows() }}
+        {{ new_landing_rows() }}  -- noqa: LT02
 ),
 
 figures as (
@@ -37,7 +37,12 @@ figures as (
     from landing
     -- JSON_TABLE reads the landing table's own column: MySQL refuses it over a column
     -- of a CTE or derived table (error 1210), MariaDB accepts both
-    inner join {{ source('gans_raw', 'wikipedia_city_pages') }} as raw_row on landing.landing_id = raw_row.id
+    inner join {{ source('gans_raw', 'wikipedia_city_pages') }} as raw_row
+        on
+            landing.landing_id = raw_row.id
+            -- the same filter on this alias too: whichever join order the optimizer picks,
+            -- JSON_TABLE never unpacks a landing row that is not new
+            {{ new_landing_rows('raw_row.id', 'raw_row.loaded_at') }}  -- noqa: LT02
     cross join
         -- every value as text (numbers converted only when they are numbers, see defensive_casts)
         json_table(
@@ -63,7 +68,8 @@ checked as (
                 '$.value not a count of inhabitants'],
             ['as_of_date is not null and not ' ~ is_iso_date('as_of_date'), '$.as_of_date not a date'],
             ['revision_id_value is null or revision_id_value not between 0 and 1e18', 'revision_id not a number'],
-        ]) }} as reject_reason
+        ]) }} as reject_reason,
+        {{ keep_materialised('checked_row') }}
     from figures
 )
 
