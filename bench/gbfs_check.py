@@ -17,9 +17,10 @@ every value (landing ids, ``loaded_at``) is the same from run to run:
    ``--vehicles``), ``dbt seed`` + a full ``dbt run``; then one new full-size snapshot per system and
    one snapshot landed late (fetched before the newest held), and the scheduled ``dbt build``.
 
-After each build it writes (row count, SHA-256 over the sorted rows) of every GBFS model (``base_gbfs__*``,
-``stg_gbfs__*``, ``int_gbfs__*``, ``gbfs_*``), and of ``landing_reconciliation`` / ``landing_rejects`` (GBFS rows). ``--like`` keeps
-only the columns the earlier file had (a model may gain columns; none may change).
+After each build it writes (row count, SHA-256 over the sorted rows) of every GBFS model
+(``base_gbfs__*``, ``stg_gbfs__*``, ``int_gbfs__*``, ``gbfs_*``), and of ``landing_reconciliation`` /
+``landing_rejects`` (GBFS rows). ``--like`` keeps only the columns the earlier file had (a model may gain
+columns; none may change).
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ port, builds workloads from the real recordings (:mod:`bench.workloads`), and me
 4. peak RSS (MB) of the replay process and of the dbt build process (their own ``VmHWM``);
 5. ``lambda``: the transform handler's first (cold imports done) vs warm invoke;
 6. ``fanout``: planned batches and extraction wall time per schedule (:mod:`bench.fanout`);
-7. ``gbfs``: landing throughput of 15-minute GBFS snapshots of three operators in one city and
-   the incremental build after one new snapshot each, on scaled history (:mod:`bench.gbfs`).
+7. ``gbfs``: landing throughput of 15-minute GBFS snapshots, the first full ``dbt run`` of a week of
+   them for 20 systems (the catalogue's volume, scaled) and the build after one new full-size
+   snapshot per system (:mod:`bench.gbfs`).
 
 Writes ``bench/results/latest.json`` and ``bench/results/latest.md`` and prints the
 table. A measurement that cannot be made (module missing, failure) is ``null`` with

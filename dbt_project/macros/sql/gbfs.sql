@@ -57,3 +57,23 @@
         and not exists (select 1 from {{ this }} as held where held.{{ held_column }} = {{ id_column }})
     {%- endif %}
 {%- endmacro %}
+
+{#
+  For the GBFS incremental models: `and <column> > '<watermark>'`, the watermark being
+  max(loaded_at) of the model minus var incremental_lookback_hours (as
+  incremental_landing_filter), found with run_query before the model's SQL is compiled and
+  written in as a constant: the optimizer then takes the range on the loaded_at index of
+  the table read, whatever its statistics of a freshly rebuilt table say (the same bound
+  as a subquery let it scan history; see changed_window). Empty outside incremental runs
+  and at parse time.
+#}
+{% macro gbfs_loaded_since(column) -%}
+    {%- if execute and is_incremental() %}
+        {%- set watermark = run_query(
+            "select date_format(timestampadd(hour, -" ~ var('incremental_lookback_hours')
+            ~ ", coalesce(max(loaded_at), cast('1970-01-01 00:00:00' as datetime))), '%Y-%m-%d %H:%i:%s.%f') from "
+            ~ this
+        ).columns[0].values()[0] %}
+        and {{ column }} > cast('{{ watermark }}' as datetime(6))
+    {%- endif %}
+{%- endmacro %}

@@ -6,32 +6,46 @@
         post_hook=[
             "{{ ensure_index('ix_int_gbfs__cell_snapshots_key', 'landing_id, cell_row, cell_col') }}",
             "{{ ensure_index('ix_int_gbfs__cell_snapshots_loaded', 'loaded_at') }}",
+            "{{ ensure_index('ix_int_gbfs__cell_snapshots_bucket', 'system_id, bucket_start_utc, cell_row, cell_col, vehicles, vehicles_available, vehicles_disabled') }}",
         ],
     )
 }}
+-- noqa: disable=LT05
 -- Vehicles per GBFS snapshot and grid cell (var gbfs_cell_size_m metres, square at the
 -- city's latitude), counted from the staged vehicles; a cell without vehicles in a
 -- snapshot has no row. Incremental: only snapshots loaded since the newest held (minus
 -- the lookback); a re-read snapshot replaces its own rows (unique key landing_id).
+-- Read from base_gbfs__vehicles' staged rows (reject_reason null: what stg_gbfs__vehicles
+-- keeps; its vehicle-type columns are not needed here). The snapshot's time, 15-minute
+-- bucket and hour (as int_gbfs__snapshots has them) are on each row: a stale snapshot has
+-- no staged vehicle (base rejects them all), so every row here belongs to a fresh one,
+-- and gbfs_availability sums the cells of a bucket along the covering index on
+-- (system_id, bucket_start_utc, cell): in index order, without a temporary table.
 with
 
 vehicles as (
     select
         vehicles.landing_id,
         vehicles.system_id,
+        vehicles.snapshot_at_utc,
         vehicles.latitude,
         vehicles.longitude,
         vehicles.is_reserved,
         vehicles.is_disabled,
         vehicles.loaded_at,
         cities.latitude as city_latitude
-    from {{ ref('stg_gbfs__vehicles') }} as vehicles
+    -- incremental: the rows loaded since the watermark, by their index (force index: the
+    -- optimizer took a scan of every vehicle held when the lookback's rows looked many)
+    from {{ ref('base_gbfs__vehicles') }} as vehicles {% if is_incremental() -%}
+        force index (ix_base_gbfs__vehicles_loaded)  -- noqa: LT02
+    {%- endif %}
     inner join {{ ref('gbfs_systems') }} as systems
         on vehicles.system_id = systems.system_id
     inner join {{ ref('tracked_cities') }} as cities
         on systems.city_name = cities.city_name
-    where 1 = 1
-        {{ incremental_landing_filter('vehicles.loaded_at') }}  -- noqa: LT02
+    where
+        vehicles.reject_reason is null
+        {{ gbfs_loaded_since('vehicles.loaded_at') }}  -- noqa: LT02
 )
 
 select
@@ -44,6 +58,9 @@ select
         as vehicles_available,
     cast(sum(coalesce(is_reserved, 0)) as signed) as vehicles_reserved,
     cast(sum(coalesce(is_disabled, 0)) as signed) as vehicles_disabled,
-    max(loaded_at) as loaded_at
+    max(loaded_at) as loaded_at,
+    min(snapshot_at_utc) as snapshot_at_utc,
+    {{ bucket_15m('min(snapshot_at_utc)') }} as bucket_start_utc,
+    timestampadd(hour, hour(min(snapshot_at_utc)), cast(date(min(snapshot_at_utc)) as datetime)) as hour_utc
 from vehicles
 group by landing_id, system_id, cell_row, cell_col

@@ -15,6 +15,12 @@
 -- true (last_updated, UTC), its 15-minute bucket and hour, and whether it was stale when
 -- fetched (older than its ttl plus var gbfs_stale_grace_seconds). Incremental, each
 -- landing row read once, and never rebuilt from landing: it outlives the raw retention.
+-- The counts and last_updated come from base_gbfs__vehicles, where each snapshot was
+-- parsed (a vehicle row per element of the snapshot's list, which the extractor checked
+-- is a list; snapshot_at_utc on every row): published = its rows (read off the landing_id
+-- index), staged = those without a reject_reason (the few rejects through their index),
+-- last_updated from its first vehicle. Only an empty snapshot, which has no vehicle rows,
+-- has its last_updated read from the payload here (a document of a few hundred bytes).
 with
 
 landing as (
@@ -24,34 +30,62 @@ landing as (
         feeds.feed,
         feeds.fetched_at,
         feeds.loaded_at,
-        feeds.ttl_s,
-        {{ json_text('feeds.payload', '$.last_updated') }} as last_updated_text,
-        case feeds.feed
-            when 'free_bike_status' then json_length(feeds.payload, '$.data.bikes')
-            else json_length(feeds.payload, '$.data.vehicles')
-        end as vehicles_published
+        feeds.ttl_s
     from {{ source('gans_raw', 'gbfs_feeds') }} as feeds
     where
         feeds.http_status = 200
         and feeds.feed in ('free_bike_status', 'vehicle_status')
-        {{ incremental_landing_filter('feeds.loaded_at') }}  -- noqa: LT02
+        {{ gbfs_loaded_since('feeds.loaded_at') }}  -- noqa: LT02
         {{ gbfs_new_landing_rows('feeds.id') }}  -- noqa: LT02
 ),
 
-staged as (
+published as (
     select
         vehicles.landing_id,
-        count(*) as vehicles_staged
-    from {{ ref('stg_gbfs__vehicles') }} as vehicles
+        count(*) as vehicles_published
+    from {{ ref('base_gbfs__vehicles') }} as vehicles
     inner join landing on vehicles.landing_id = landing.landing_id
     group by vehicles.landing_id
 ),
 
+rejected as (
+    select
+        vehicles.landing_id,
+        count(*) as vehicles_rejected
+    from {{ ref('base_gbfs__vehicles') }} as vehicles
+    inner join landing on vehicles.landing_id = landing.landing_id
+    where vehicles.reject_reason is not null
+    group by vehicles.landing_id
+),
+
+empty_snapshots as (
+    select
+        feeds.id as landing_id,
+        {{ json_text('feeds.payload', '$.last_updated') }} as last_updated_text
+    from {{ source('gans_raw', 'gbfs_feeds') }} as feeds
+    inner join landing on feeds.id = landing.landing_id
+    where not exists (
+        select 1 from {{ ref('base_gbfs__vehicles') }} as vehicles
+        where vehicles.landing_id = landing.landing_id
+    )
+),
+
 typed as (
     select
-        *,
-        {{ gbfs_instant_utc('last_updated_text') }} as snapshot_at_utc
+        landing.*,
+        published.vehicles_published,
+        coalesce(published.vehicles_published, 0) - coalesce(rejected.vehicles_rejected, 0) as vehicles_staged,
+        coalesce(
+            first_vehicle.snapshot_at_utc, {{ gbfs_instant_utc('empty_snapshots.last_updated_text') }}
+        ) as snapshot_at_utc
     from landing
+    left join published on landing.landing_id = published.landing_id
+    left join rejected on landing.landing_id = rejected.landing_id
+    left join {{ ref('base_gbfs__vehicles') }} as first_vehicle
+        on
+            landing.landing_id = first_vehicle.landing_id
+            and first_vehicle.vehicle_index = 1
+    left join empty_snapshots on landing.landing_id = empty_snapshots.landing_id
 )
 
 select
@@ -67,7 +101,7 @@ select
     timestampadd(hour, hour(typed.snapshot_at_utc), cast(date(typed.snapshot_at_utc) as datetime)) as hour_utc,
     typed.ttl_s,
     cast(coalesce(typed.vehicles_published, 0) as signed) as vehicles_published,
-    cast(coalesce(staged.vehicles_staged, 0) as signed) as vehicles_staged,
+    cast(typed.vehicles_staged as signed) as vehicles_staged,
     case
         when typed.snapshot_at_utc is null then 1
         when typed.fetched_at > timestampadd(
@@ -77,6 +111,5 @@ select
     end as is_stale,
     typed.loaded_at
 from typed
-left join staged on typed.landing_id = staged.landing_id
 left join {{ ref('gbfs_systems') }} as systems
     on typed.system_id = systems.system_id

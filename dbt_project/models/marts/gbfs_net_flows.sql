@@ -9,6 +9,8 @@
         ],
     )
 }}
+-- noqa: disable=RF04,ST06
+-- (RF04: sqlfluff reads the STRAIGHT_JOIN select option as a column; ST06: the columns keep their order)
 -- Where competitors' vehicles move: per city x operator x grid cell x UTC hour, the
 -- vehicles that appeared and disappeared between consecutive fresh snapshots of a system
 -- (at most var gbfs_flow_max_gap_minutes apart), by COUNTS per cell: GBFS 2.x+ rotates
@@ -24,16 +26,9 @@ changed as (
         system_id,
         hour_utc
     from {{ ref('int_gbfs__snapshots') }}
-    where is_stale = 0
-    {%- if is_incremental() %}
-        and loaded_at > (
-            select timestampadd(
-                hour, -{{ var('incremental_lookback_hours') }},
-                coalesce(max(loaded_at), cast('1970-01-01 00:00:00' as datetime))
-            )
-            from {{ this }}
-        )
-    {%- endif %}
+    where
+        is_stale = 0
+        {{ gbfs_loaded_since('loaded_at') }}  -- noqa: LT02
 ),
 
 span as (
@@ -90,71 +85,76 @@ per_hour as (
     group by system_id, hour_utc
 ),
 
-signed_counts as (
+-- per pair and cell, the later snapshot's vehicles minus the earlier one's (0 where a
+-- snapshot has no row for the cell): the cells of the later snapshot, each with the same
+-- cell of the earlier one (index on landing_id, cell), then the cells only the earlier has
+per_pair as (
     select
-        pairs.landing_id,
         pairs.system_id,
         pairs.hour_utc,
         cells.cell_row,
         cells.cell_col,
-        cells.vehicles as signed_vehicles
+        cells.vehicles - coalesce(previous.vehicles, 0) as change_in_cell
     from pairs
     inner join {{ ref('int_gbfs__cell_snapshots') }} as cells
         on pairs.landing_id = cells.landing_id
+    left join {{ ref('int_gbfs__cell_snapshots') }} as previous
+        on
+            pairs.previous_landing_id = previous.landing_id
+            and cells.cell_row = previous.cell_row
+            and cells.cell_col = previous.cell_col
     union all
     select
-        pairs.landing_id,
         pairs.system_id,
         pairs.hour_utc,
-        cells.cell_row,
-        cells.cell_col,
-        -cells.vehicles as signed_vehicles
+        previous.cell_row,
+        previous.cell_col,
+        -previous.vehicles as change_in_cell
     from pairs
-    inner join {{ ref('int_gbfs__cell_snapshots') }} as cells
-        on pairs.previous_landing_id = cells.landing_id
+    inner join {{ ref('int_gbfs__cell_snapshots') }} as previous
+        on pairs.previous_landing_id = previous.landing_id
+    -- a left join, not NOT EXISTS: MariaDB turned that into a scan of every cell held
+    left join {{ ref('int_gbfs__cell_snapshots') }} as cells
+        on
+            pairs.landing_id = cells.landing_id
+            and previous.cell_row = cells.cell_row
+            and previous.cell_col = cells.cell_col
+    where cells.landing_id is null
 ),
 
-per_pair as (
-    select
-        landing_id,
+-- one row per system (distinct: materialised, so the city key is hashed once per system)
+systems as (
+    select distinct
         system_id,
-        hour_utc,
-        cell_row,
-        cell_col,
-        sum(signed_vehicles) as change_in_cell
-    from signed_counts
-    group by landing_id, system_id, hour_utc, cell_row, cell_col
-),
-
-flows as (
-    select
-        system_id,
-        hour_utc,
-        cell_row,
-        cell_col,
-        sum(case when change_in_cell > 0 then change_in_cell else 0 end) as vehicles_appeared,
-        sum(case when change_in_cell < 0 then -change_in_cell else 0 end) as vehicles_disappeared
-    from per_pair
-    group by system_id, hour_utc, cell_row, cell_col
+        city_name,
+        operator,
+        {{ city_id('city_name') }} as city_id
+    from {{ ref('gbfs_systems') }}
 )
 
-select
-    {{ city_id('systems.city_name') }} as city_id,
-    systems.city_name,
-    systems.operator,
-    flows.system_id,
-    flows.hour_utc,
-    flows.cell_row,
-    flows.cell_col,
-    cast(flows.vehicles_appeared as signed) as vehicles_appeared,
-    cast(flows.vehicles_disappeared as signed) as vehicles_disappeared,
-    cast(flows.vehicles_appeared - flows.vehicles_disappeared as signed) as net_flow,
-    per_hour.snapshot_pairs,
-    per_hour.loaded_at
-from flows
+-- grouped at the top, the pairs' cells first (SELECT STRAIGHT_JOIN: joins in the order
+-- written), the one-row-per-group columns with max(): as a grouped derived table joined to
+-- the rest, every cell of history was materialised again into an indexed temporary table
+select straight_join
+    max(systems.city_id) as city_id,
+    max(systems.city_name) as city_name,
+    max(systems.operator) as operator,
+    per_pair.system_id,
+    per_pair.hour_utc,
+    per_pair.cell_row,
+    per_pair.cell_col,
+    cast(sum(case when per_pair.change_in_cell > 0 then per_pair.change_in_cell else 0 end) as signed)
+        as vehicles_appeared,
+    cast(sum(case when per_pair.change_in_cell < 0 then -per_pair.change_in_cell else 0 end) as signed)
+        as vehicles_disappeared,
+    cast(sum(per_pair.change_in_cell) as signed) as net_flow,
+    max(per_hour.snapshot_pairs) as snapshot_pairs,
+    max(per_hour.loaded_at) as loaded_at
+from per_pair
 inner join per_hour
     on
-        flows.system_id = per_hour.system_id
-        and flows.hour_utc = per_hour.hour_utc
-inner join {{ ref('gbfs_systems') }} as systems
-    on flows.system_id = systems.system_id
+        per_pair.system_id = per_hour.system_id
+        and per_pair.hour_utc = per_hour.hour_utc
+inner join systems
+    on per_pair.system_id = systems.system_id
+group by per_pair.system_id, per_pair.hour_utc, per_pair.cell_row, per_pair.cell_col

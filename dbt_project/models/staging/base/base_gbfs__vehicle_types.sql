@@ -47,7 +47,7 @@ types as (
     where
         feeds.http_status = 200
         and feeds.feed = 'vehicle_types'
-        {{ incremental_landing_filter('feeds.loaded_at') }}
+        {{ gbfs_loaded_since('feeds.loaded_at') }}
         {{ gbfs_new_landing_rows('feeds.id') }}
 ),
 

@@ -86,7 +86,7 @@ vehicles as (
     where
         feeds.http_status = 200
         and feeds.feed = '{{ feed }}'
-        {{ incremental_landing_filter('feeds.loaded_at') }}
+        {{ gbfs_loaded_since('feeds.loaded_at') }}
         {{ gbfs_new_landing_rows('feeds.id') }}
     {%- endfor %}
 ),
