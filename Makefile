@@ -8,12 +8,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 RECORDINGS ?=
 Q ?= select 1
+SAM_CLI_VERSION ?= 1.170.0
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup db-up db-down db-reset db-shell sql run close-abandoned test pytest lint docs bench bench-quick package deploy lock clean
+.PHONY: help setup db-up db-down db-reset db-shell sql run close-abandoned test pytest lint docs bench bench-quick package sam-cli deploy lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,12 +57,12 @@ run: db-up ## the main job: extract live (or replay RECORDINGS=dir), load, dbt b
 close-abandoned: db-up ## close runs left running past their lease (a killed process) as abandoned
 	$(PY) -m gans runs close-abandoned
 
-test: setup ## everything CI checks: pytest (with a throw-away MariaDB) and the linters
+test: setup sam-cli ## everything CI checks: pytest (with a throw-away MariaDB) and the linters
 	@# exit 5 means "no tests collected", which is not a failure
 	$(PY) -m pytest || [ $$? -eq 5 ]
 	$(MAKE) --no-print-directory lint
 
-pytest: setup ## only the pytest suite; ARGS="-k ..." passes options
+pytest: setup sam-cli ## only the pytest suite; ARGS="-k ..." passes options
 	$(PY) -m pytest $(ARGS)
 
 lint: setup ## ruff, and the SQL and template linters
@@ -90,11 +91,19 @@ gbfs-retention: db-up ## delete raw GBFS snapshots older than GANS_GBFS_RETENTIO
 package: setup ## Lambda artefacts: build/extract.zip (+ build/extract/) and the image context build/transform-image/
 	PY=$(PY) ./lambda/package.sh
 
-deploy: package ## sam build + sam deploy (needs the AWS SAM CLI, Docker, AWS credentials; not run in CI)
-	@command -v sam >/dev/null || { echo "the AWS SAM CLI is not installed: see https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html"; exit 1; }
+# the SAM CLI: `sam` on the PATH, else the one `make sam-cli` installs (its own venv, not the project's)
+SAM ?= $(shell command -v sam || echo $(abspath .local/sam-cli/bin/sam))
+
+sam-cli: ## the AWS SAM CLI (aws-sam-cli from PyPI) in its own venv, .local/sam-cli (make deploy and its test use it)
+	@test -x .local/sam-cli/bin/sam || { $(PYTHON) -m venv .local/sam-cli && .local/sam-cli/bin/pip install --quiet "aws-sam-cli==$(SAM_CLI_VERSION)"; }
+	@.local/sam-cli/bin/sam --version
+
+deploy: package ## sam build + sam deploy (needs the AWS SAM CLI, Docker for the transform image, AWS credentials; not run in CI)
+	@test -x "$(SAM)" || { echo "the AWS SAM CLI is not installed: make sam-cli, or see https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html"; exit 1; }
 	@test -f build/extract/rds-global-bundle.pem || { echo "build/extract/rds-global-bundle.pem is missing: make package RDS_CA_BUNDLE=path"; exit 1; }
-	cd lambda && PATH="$(abspath $(VENV))/bin:$$PATH" sam build --template template.yaml
-	cd lambda && if [ -f samconfig.toml ]; then sam deploy; else sam deploy --guided; fi
+	@# the zip functions ship build/extract.zip as built (sam build skips a zip CodeUri); only the image is built here
+	cd lambda && "$(SAM)" build --template template.yaml
+	cd lambda && if [ -f samconfig.toml ]; then "$(SAM)" deploy; else "$(SAM)" deploy --guided; fi
 
 lock: ## re-resolve requirements.in into requirements.lock (in a scratch venv)
 	rm -rf .local/lockvenv && $(PYTHON) -m venv .local/lockvenv

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Build the Lambda deployment artefacts (run by `make package`; no Docker needed):
-#   build/extract/            the extract and bootstrap functions' code: extract/, gans_lambda/,
+#   build/extract/            the zip functions' code (extract, bootstrap, fanout, GBFS retention): extract/, gans_lambda/,
 #                             the tracked-cities and GBFS-systems seeds, the RDS CA bundle and the small
 #                             dependencies (pip --target, manylinux x86_64 wheels for the
 #                             function's runtime, CPython $EXTRACT_PYTHON, default 3.12)
-#   build/extract.zip         the same, zipped (for `aws lambda update-function-code`)
+#   build/extract.zip         the same, zipped: what the template's CodeUri ships (`sam build` leaves a zip
+#                             as it is; rebuilding the folder, SAM's Python builder would drop the *.so files)
 #   build/transform-image/    the Docker build context of the transform function
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 BUILD=${BUILD:-build}  # output folder (the tests build into a temporary one)
 RDS_CA_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
-# Must match the ExtractFunction's Runtime in template.yaml (python3.12)
+# Must match the Runtime of every zip function in template.yaml (python3.12; tests/test_lambda_sam_build.py checks)
 EXTRACT_PYTHON=${EXTRACT_PYTHON:-3.12}
 # SKIP_TRANSFORM=1 builds only the extract package (the package test's fixture)
 SKIP_TRANSFORM=${SKIP_TRANSFORM:-}

@@ -31,6 +31,12 @@ def _resources(template: dict, kind: str) -> dict[str, dict]:
     return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
 
 
+def _extraction_schedules(template: dict) -> dict[str, dict]:
+    """The schedules that start an extraction (the fan-out state machine); the GBFS retention is apart."""
+    schedules = _resources(template, "AWS::Scheduler::Schedule")
+    return {n: s for n, s in schedules.items() if _refers_to(s["Properties"]["Target"]["Arn"], "ExtractStateMachine")}
+
+
 def _refers_to(value, name: str) -> bool:
     """True when the intrinsic ``value`` is a Ref/GetAtt (or !Sub) of resource ``name``."""
     if isinstance(value, dict):
@@ -67,7 +73,7 @@ EXPECTED_SCHEDULES = {
 
 
 def test_schedules_cover_every_source_with_their_cadence(template):
-    schedules = _resources(template, "AWS::Scheduler::Schedule")
+    schedules = _extraction_schedules(template)
     seen = {}
     for schedule in schedules.values():
         target_input = json.loads(schedule["Properties"]["Target"]["Input"]["Fn::Sub"])
@@ -82,8 +88,10 @@ def test_schedules_cover_every_source_with_their_cadence(template):
 
 
 def test_schedules_run_in_berlin_time_with_retries_and_dead_letter_queue(template):
-    schedules = _resources(template, "AWS::Scheduler::Schedule")
+    schedules = _extraction_schedules(template)
     assert len(schedules) == len(SOURCES)  # one per source
+    # every schedule is one of these: an extraction, or the GBFS retention (its own test below)
+    assert set(_resources(template, "AWS::Scheduler::Schedule")) == set(schedules) | {"GbfsRetentionSchedule"}
     for name, schedule in schedules.items():
         props = schedule["Properties"]
         assert props["ScheduleExpressionTimezone"] == "Europe/Berlin", name
@@ -97,7 +105,7 @@ def test_schedules_run_in_berlin_time_with_retries_and_dead_letter_queue(templat
 
 
 def test_schedule_inputs_carry_the_scheduler_context_and_a_transform(template):
-    for name, schedule in _resources(template, "AWS::Scheduler::Schedule").items():
+    for name, schedule in _extraction_schedules(template).items():
         text = schedule["Properties"]["Target"]["Input"]["Fn::Sub"]
         payload = json.loads(text)
         assert payload["scheduled_time"] == "<aws.scheduler.scheduled-time>", name
@@ -105,7 +113,7 @@ def test_schedule_inputs_carry_the_scheduler_context_and_a_transform(template):
         assert payload["schedule"].startswith("${AWS::StackName}-"), name
         source_table = REGISTRY[payload["sources"][0]].landing_table
         assert f"source:gans_raw.{source_table}+" in payload["transform"]["select"].split(), name
-    flights = _resources(template, "AWS::Scheduler::Schedule")["FlightsSchedule"]
+    flights = _extraction_schedules(template)["FlightsSchedule"]
     assert json.loads(flights["Properties"]["Target"]["Input"]["Fn::Sub"])["window"] == "coming_day"
 
 
@@ -212,11 +220,12 @@ def test_alarms_on_function_errors_and_dead_letter_depth(template):
         props = alarm["Properties"]
         dims = {d["Name"]: d["Value"] for d in props["Dimensions"]}
         if props["MetricName"] == "Errors":
-            watched.update(n for n in ("ExtractFunction", "TransformFunction") if _refers_to(dims["FunctionName"], n))
+            functions = ("ExtractFunction", "TransformFunction", "RetentionFunction")
+            watched.update(n for n in functions if _refers_to(dims["FunctionName"], n))
         if props["MetricName"] == "ApproximateNumberOfMessagesVisible":
             assert _refers_to(dims["QueueName"], "DeadLetterQueue")
             watched.add("DeadLetterQueue")
-    assert watched == {"ExtractFunction", "TransformFunction", "DeadLetterQueue"}
+    assert watched == {"ExtractFunction", "TransformFunction", "RetentionFunction", "DeadLetterQueue"}
 
 
 # --------------------------------------------------------------------------------------
@@ -312,7 +321,7 @@ def test_the_transform_image_base_gets_fixes_and_has_the_runtime_client():
 
 def test_sample_events_are_the_schedules_inputs(template):
     events = {p.stem: json.loads(p.read_text()) for p in (TEMPLATE.parent / "events").glob("scheduler-*.json")}
-    schedules = _resources(template, "AWS::Scheduler::Schedule")
+    schedules = _extraction_schedules(template)
     assert len(events) == len(schedules)
     for schedule in schedules.values():
         payload = json.loads(schedule["Properties"]["Target"]["Input"]["Fn::Sub"])
@@ -321,3 +330,46 @@ def test_sample_events_are_the_schedules_inputs(template):
         for field in ("sources", "transform", "window"):
             assert sample.get(field) == payload.get(field), (name, field)
         assert sample["schedule"] == f"gans-{name}"
+
+
+def _role_actions(role: dict) -> dict[str, object]:
+    """action -> resource of every statement of a role's inline policies."""
+    actions = {}
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            listed = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            for action in listed:
+                actions[action] = statement["Resource"]
+    return actions
+
+
+def test_gbfs_retention_runs_daily_least_privileged_alarmed_and_dead_lettered(template):
+    schedule = template["Resources"]["GbfsRetentionSchedule"]["Properties"]
+    assert schedule["ScheduleExpression"].startswith("cron(") and schedule["ScheduleExpression"].endswith(" * * ? *)")
+    assert schedule["ScheduleExpressionTimezone"] == "Europe/Berlin"
+    assert schedule["State"] == {"Ref": "SchedulesState"}
+    target = schedule["Target"]
+    assert _refers_to(target["Arn"], "RetentionFunction") and _refers_to(target["RoleArn"], "SchedulerRetentionRole")
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert _refers_to(target["DeadLetterConfig"]["Arn"], "DeadLetterQueue")
+    assert "schedule" in json.loads(target["Input"]["Fn::Sub"])
+
+    function = template["Resources"]["RetentionFunction"]["Properties"]
+    assert function["Handler"] == "gans_lambda.retention_handler.handler"
+    assert function["Environment"]["Variables"]["GANS_GBFS_RETENTION_DAYS"] == {"Ref": "GbfsRetentionDays"}
+    from extract.settings import Settings
+
+    default = Settings.model_fields["gbfs_retention_days"].default
+    assert template["Parameters"]["GbfsRetentionDays"]["Default"] == default
+    on_failure = function["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+    assert on_failure["Type"] == "SQS" and _refers_to(on_failure["Destination"], "DeadLetterQueue")
+
+    # the scheduler may invoke only this function; the function reads only the loader's secret
+    scheduler = _role_actions(template["Resources"]["SchedulerRetentionRole"])
+    assert scheduler.keys() == {"lambda:InvokeFunction", "sqs:SendMessage"}
+    assert all(_refers_to(r, "RetentionFunction") for r in scheduler["lambda:InvokeFunction"])
+    role = _role_actions(template["Resources"]["RetentionFunctionRole"])
+    assert role["secretsmanager:GetSecretValue"] == {"Ref": "LoaderDbSecret"}
+    assert _refers_to(role["logs:PutLogEvents"], "RetentionLogGroup")
+    assert _refers_to(role["sqs:SendMessage"], "DeadLetterQueue")
+    assert not any(a.startswith(("lambda:", "states:")) for a in role)
