@@ -52,7 +52,10 @@ select
     new_slots.units_requested,
     new_slots.units_applied,
     new_slots.landing_id,
-    new_slots.loaded_at
+    -- a cast, not the bare column: MySQL gives the window-ranked CTE's loaded_at (NOT NULL,
+    -- default current_timestamp(6) in the landing table) a zero default the table it creates
+    -- refuses (error 1067 Invalid default value); MariaDB accepts either
+    cast(new_slots.loaded_at as datetime(6)) as loaded_at
 from new_slots
 {% if is_incremental() -%}
 left join {{ this }} as held

@@ -57,7 +57,10 @@ select  -- noqa: ST06
     new_hours.wind_direction_deg,
     new_hours.visibility_m,
     new_hours.landing_id,
-    new_hours.loaded_at,
+    -- a cast, not the bare column: MySQL gives the window-ranked CTE's loaded_at (NOT NULL,
+    -- default current_timestamp(6) in the landing table) a zero default the table it creates
+    -- refuses (error 1067 Invalid default value); MariaDB accepts either
+    cast(new_hours.loaded_at as datetime(6)) as loaded_at,
     convert_tz(new_hours.forecast_hour_utc, 'UTC', zones.timezone) as forecast_hour_local,
     cast(convert_tz(new_hours.forecast_hour_utc, 'UTC', zones.timezone) as date) as local_date,
     hour(convert_tz(new_hours.forecast_hour_utc, 'UTC', zones.timezone)) as local_hour
