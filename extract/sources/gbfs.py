@@ -152,7 +152,12 @@ class Gbfs(Source):
         return str(settings.gbfs_base_url).rstrip("/")
 
     def client_options(self, settings) -> dict:
-        return {"headers": {"Accept": "application/json"}, "rate_per_minute": settings.gbfs_rate_per_minute}
+        # each operator serves its feeds from its own host: the limit applies per host, not to all at once
+        return {
+            "headers": {"Accept": "application/json"},
+            "rate_per_minute": settings.gbfs_rate_per_minute,
+            "per_host": True,
+        }
 
     def _url(self, url: str, base_url: str) -> str:
         """``url``, its scheme and host replaced by ``base_url`` when one is set (a mirror, a test server)."""
