@@ -5,7 +5,8 @@ OpenWeather (pytest-httpserver) that answers every city with a real recorded for
 from ``../shared/recordings`` and one city with HTTP 500 always. The rate is scaled up so the
 test takes seconds: 12,000 requests a minute for the API, so 3,000 for each of four workers, and
 a batch may plan 3 s of API time (600 s scaled by the same factor of 200): the batches have the
-shape of a real 2,000-city plan at 60 a minute (150 calls each, 14 batches). The fake records
+shape of a real 2,000-city plan at 60 a minute (four waves of four batches of 125 calls, each at
+a quarter of the limit). The fake records
 the arrival of every request; no second holds more than the limit's 200 plus one burst token per
 worker. The marts are built once, at the end, on a copy of the dbt project whose
 ``tracked_cities`` seed is the generated list (dbt's relationships tests need every city in it;
@@ -123,7 +124,7 @@ def test_2000_cities_fan_out_within_the_rate_and_build_once(fanout_setup, tmp_pa
         items = [b.item() for b in save_plan(conn, planned)]
     finally:
         conn.close()
-    assert len(items) == 14 and max(i["keys"] for i in items) == 150  # as 2,000 cities at 60/min would be
+    assert len(items) == 16 and {i["keys"] for i in items} == {125}  # as 2,000 cities at 60/min would be
 
     def work(item):
         return run_batch(
@@ -147,13 +148,14 @@ def test_2000_cities_fan_out_within_the_rate_and_build_once(fanout_setup, tmp_pa
 
     # isolation: one batch failed on its bad city, the others succeeded, every other city landed
     by_status = sorted(r["status"] for r in results)
-    assert by_status == ["failed"] + ["succeeded"] * 13
+    assert by_status == ["failed"] + ["succeeded"] * 15
+    assert {r["rate_share"] for r in results} == {1 / CONCURRENCY}
     failed = next(r for r in results if r["status"] == "failed")
-    assert (failed["requests"], failed["landed"], failed["errors"]) == (150, 149, 1)
+    assert (failed["requests"], failed["landed"], failed["errors"]) == (125, 124, 1)
     assert failed["idempotency_key"] == f"{plan_key}/openweather/{failed['batch']}"
     found = collect(settings, plan_key, ["openweather"], 0)
     assert found["landed_total"] == 1999
-    assert (found["runs"], found["failed_runs"], found["running_runs"], found["errors"]) == (14, 1, 0, 1)
+    assert (found["runs"], found["failed_runs"], found["running_runs"], found["errors"]) == (16, 1, 0, 1)
     assert found["error_keys"][0]["request_key"] == {"city": bad["city_name"]}
     assert found["next_items"] == []
 
@@ -188,6 +190,24 @@ def test_2000_cities_fan_out_within_the_rate_and_build_once(fanout_setup, tmp_pa
     finally:
         mconn.close()
     assert (with_forecasts, bad_rows) == (1999, 0)
+
+
+def test_a_batch_alone_takes_the_full_rate(fanout_setup):
+    """A schedule that fits in one batch at the API's limit runs as one batch with all of it, not with
+    1/concurrency: more requests arrive in a second than a quarter of the limit allows, none over the limit."""
+    settings, cities, _, fake, urls = fanout_setup
+    settings = settings.model_copy(update={"openweather_rate_per_minute": 600})  # 10 a second
+    names = [c["city_name"] for c in cities[:30]]
+    conn = db.connect(settings, "loader")
+    try:
+        planned = plan(settings, "openweather", plan_key="alone@1", concurrency=CONCURRENCY, cities=names)
+        (item,) = [b.item() for b in save_plan(conn, planned)]
+    finally:
+        conn.close()
+    result = run_batch(settings, item, concurrency=CONCURRENCY, cities=names, base_urls=urls)
+    assert (result["requests"], result["landed"], result["rate_share"]) == (30, 30, 1.0)
+    busiest = fake.max_in_window(1.0)
+    assert 600 / 60 / CONCURRENCY + 1 < busiest <= 600 / 60 + 1, busiest
 
 
 class _Context:

@@ -110,6 +110,13 @@ class Source:
         """Landing rows of an accepted response; :class:`ParseError` (with the reason) when it is not usable."""
         raise NotImplementedError
 
+    def plan_calls(self, settings: Settings, keys: Sequence[dict[str, Any]]) -> list[list[str]]:
+        """For each key the fan-out plans (:mod:`extract.fanout`), the rate-limit bucket of every call it is
+        expected to cost, in order. Default: one call per key (``calls_per_city`` for ``plan_by = "city"``),
+        all to the API's one bucket (:attr:`api`). A source rate-limited per host names the hosts."""
+        calls = self.calls_per_city if self.plan_by == "city" else 1
+        return [[self.api] * calls for _ in keys]
+
     def landed(self, spec: RequestSpec, rows: list[LandingRow], ctx: RunContext) -> None:
         """Called after a response of this source was parsed into ``rows`` (e.g. to feed a later source)."""
 

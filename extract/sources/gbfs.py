@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from extract.http import url_origin
 from extract.loader import LandingRow
 from extract.response import RequestSpec, Response
 from extract.sources.base import ParseError, RunContext, Source, load_json, require
@@ -55,6 +56,8 @@ _DATA_KEYS = {
     "system_information": ("system_id", str),
 }
 SYSTEM_COLUMNS = ("operator", "system_id", "discovery_url", "city_name")
+#: calls a system costs at most in one run: discovery, system_information, vehicle_types and its vehicles
+CALLS_PER_SYSTEM = 4
 
 
 class SystemsError(ValueError):
@@ -157,7 +160,19 @@ class Gbfs(Source):
             "headers": {"Accept": "application/json"},
             "rate_per_minute": settings.gbfs_rate_per_minute,
             "per_host": True,
+            # a system's discovery and feeds go out together; the host's rate holds over a minute
+            "burst": CALLS_PER_SYSTEM,
         }
+
+    def plan_calls(self, settings, keys) -> list[list[str]]:
+        """Per city key, the host of each call its systems cost (discovery and feeds, assumed on the discovery
+        document's host, :data:`CALLS_PER_SYSTEM` a system): the fan-out balances each host's calls."""
+        base = self.base_url(settings)
+        hosts: dict[str, list[str]] = {}
+        for system in load_systems(settings.gbfs_systems_file):
+            host = url_origin(self._url(system.discovery_url, base))
+            hosts.setdefault(system.city_name.casefold(), []).extend([host] * CALLS_PER_SYSTEM)
+        return [hosts.get(str(key.get("city", "")).casefold(), []) for key in keys]
 
     def _url(self, url: str, base_url: str) -> str:
         """``url``, its scheme and host replaced by ``base_url`` when one is set (a mirror, a test server)."""
