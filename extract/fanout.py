@@ -154,11 +154,11 @@ class Plan:
         spacing = self.seconds_per_call
         workers = [0.0] * max(1, self.concurrency)
         for calls in self.batch_calls:  # the Map starts the items in order as workers free up
-            heapq.heapreplace(workers, workers[0] + _simulate(calls, spacing, burst, call_seconds))
+            heapq.heapreplace(workers, workers[0] + simulate_calls(calls, spacing, burst, call_seconds))
         return max(workers)
 
 
-def _simulate(calls: Sequence[str], spacing: float, burst: int, call_seconds: float) -> float:
+def simulate_calls(calls: Sequence[str], spacing: float, burst: int, call_seconds: float) -> float:
     """Seconds one worker takes for ``calls`` (bucket per call, in order) with token buckets of ``burst``
     refilled every ``spacing`` seconds (full at the start) and ``call_seconds`` per call."""
     now = 0.0
