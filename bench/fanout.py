@@ -121,7 +121,8 @@ def measure(settings: Settings, recordings: Path, work: Path, concurrency: int =
     wall_s}}}}`` for every source of the registry and 16, 500, 2,000 cities."""
     from datetime import UTC, datetime, timedelta
 
-    from extract.fanout import api_rate, per_call_seconds, simulate_calls
+    from extract.fanout import api_rate, simulate_calls
+    from extract.fanout import per_call_seconds as spacing_seconds
     from extract.sources import REGISTRY
 
     per_call = per_call_seconds(settings, recordings, work)
@@ -152,9 +153,7 @@ def measure(settings: Settings, recordings: Path, work: Path, concurrency: int =
                 wall = planned.wall_seconds(per_call)
                 bound = planned.rate_bound_seconds()
                 every_call = [bucket for calls in planned.batch_calls for bucket in calls]
-                alone = simulate_calls(
-                    every_call, per_call_seconds(planned.rate_per_minute, 1), planned.burst, per_call
-                )
+                alone = simulate_calls(every_call, spacing_seconds(planned.rate_per_minute, 1), planned.burst, per_call)
                 out["schedules"][name][str(count)] = {
                     "batches": len(planned.batches),
                     "keys": planned.keys,

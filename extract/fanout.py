@@ -49,6 +49,7 @@ from typing import Any
 
 from extract import db
 from extract.cities import load_cities, select_cities
+from extract.http import interleave_by_host
 from extract.runner import resolve_base_urls
 from extract.settings import Settings
 from extract.sources import REGISTRY, RunContext, get
@@ -281,12 +282,30 @@ def plan(
     groups = deal(calls, min(count, max(1, len(unique))))
     per_call = per_call_seconds(result.rate_per_minute, max(1, min(concurrency, len(groups))))
     for index, members in enumerate(groups):
-        batch_calls = [bucket for i in members for bucket in calls[i]]
+        batch_calls = _in_run_order([calls[i] for i in members], len(loads) > 1, result.burst)
         busiest = max(Counter(batch_calls).values(), default=0)
         result.batches.append(Batch(plan_key, source, 0, index, tuple(unique[i] for i in members), busiest * per_call))
         result.batch_calls.append(batch_calls)
         batch_key(plan_key, source, 0, index)  # fails now rather than in a worker
     return result
+
+
+def _in_run_order(key_calls: Sequence[Sequence[str]], per_host: bool, run_length: int) -> list[str]:
+    """A batch's calls in the order the runner makes them: key by key; for a source with several buckets
+    (GBFS hosts) each run of at most ``run_length`` calls to one bucket (a system's discovery and feeds)
+    taken round-robin over the buckets, as the source orders its requests
+    (:func:`extract.http.interleave_by_host`)."""
+    if not per_host:
+        return [bucket for calls in key_calls for bucket in calls]
+    runs: list[list[str]] = []
+    for calls in key_calls:
+        start = len(runs)
+        for bucket in calls:
+            if len(runs) > start and runs[-1][0] == bucket and len(runs[-1]) < run_length:
+                runs[-1].append(bucket)
+            else:
+                runs.append([bucket])
+    return [bucket for run in interleave_by_host(runs, lambda run: run[0]) for bucket in run]
 
 
 def deal(calls: Sequence[Sequence[str]], count: int) -> list[list[int]]:

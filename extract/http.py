@@ -42,9 +42,9 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -58,6 +58,7 @@ from urllib3.util.retry import Retry
 from extract.response import RequestSpec, Response
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: statuses that are retried: too many requests and every server error
 RETRY_STATUSES = frozenset({429, *range(500, 600)})
@@ -223,6 +224,22 @@ def url_origin(url: str) -> str:
     except ValueError:  # a malformed port: requests fails on it with its own error
         port = None
     return origin(parts.scheme, parts.hostname, port)
+
+
+def interleave_by_host(items: Iterable[T], host_of: Callable[[T], str]) -> list[T]:
+    """``items`` reordered round-robin over their hosts: the first of each host (hosts in the order first
+    seen), then the second of each, and so on; each host's items keep their order.
+
+    With a rate limit per host, consecutive requests to different hosts need not wait for each other:
+    a sequential client then waits only when the busiest host's limit leaves nothing else to do.
+    """
+    queues: dict[str, list[T]] = {}
+    for item in items:
+        queues.setdefault(host_of(item), []).append(item)
+    out: list[T] = []
+    for rank in range(max((len(q) for q in queues.values()), default=0)):
+        out += [q[rank] for q in queues.values() if rank < len(q)]
+    return out
 
 
 def is_connection_failure(error: BaseException | None) -> bool:

@@ -245,3 +245,11 @@ def test_per_host_limit_gives_each_origin_its_own_bucket(httpserver):
     shared.get(f"http://127.0.0.1:{port}/x")
     with pytest.raises(RateLimited):
         shared.get(f"http://localhost:{port}/x")  # without per_host every origin shares the one bucket
+
+
+def test_interleave_by_host_takes_hosts_in_turn():
+    from extract.http import interleave_by_host
+
+    items = ["a1", "a2", "a3", "b1", "c1", "b2"]
+    assert interleave_by_host(items, lambda s: s[0]) == ["a1", "b1", "c1", "a2", "b2", "a3"]
+    assert interleave_by_host([], lambda s: s) == []

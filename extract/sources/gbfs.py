@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from extract.http import url_origin
+from extract.http import interleave_by_host, url_origin
 from extract.loader import LandingRow
 from extract.response import RequestSpec, Response
 from extract.sources.base import ParseError, RunContext, Source, load_json, require
@@ -145,10 +145,9 @@ class Gbfs(Source):
     base_url_setting = "gbfs_base_url"
     # every 15 minutes; the template's GbfsScheduleExpression parameter (default this) sets the deployed rate
     schedule = "rate(15 minutes)"
-    # discovery, then feeds listed in it: the fan-out plans GBFS by city (not by request key), the
-    # upper bound of its calls per city being two operators x (discovery + the three feeds)
+    # discovery, then feeds listed in it: the fan-out plans GBFS by city (not by request key), each
+    # city costing CALLS_PER_SYSTEM calls per system on the system's host (plan_calls)
     plan_by = "city"
-    calls_per_city = 2 * (1 + len(FEEDS))
 
     def base_url(self, settings) -> str:
         """``GBFS_BASE_URL`` (empty by default: the systems' own URLs are used as listed)."""
@@ -212,9 +211,12 @@ class Gbfs(Source):
         return discovered_feeds(json.loads(row[0])) if row else {}
 
     def requests(self, ctx: RunContext) -> Iterator[RequestSpec]:
-        """Per system of the chosen cities: discovery, then its listed feeds of :data:`FEEDS` that are not fresh."""
+        """Per system of the chosen cities (taken round-robin over their hosts, :func:`interleave_by_host`):
+        discovery, then its listed feeds of :data:`FEEDS` that are not fresh."""
         cities = {c.name.casefold() for c in ctx.cities}
         systems = [s for s in load_systems(ctx.settings.gbfs_systems_file) if s.city_name.casefold() in cities]
+        # operators' hosts taken in turn: each host is rate-limited apart, so no host waits on another
+        systems = interleave_by_host(systems, lambda s: url_origin(self._url(s.discovery_url, ctx.base_url)))
         found: dict[str, dict[str, str]] = ctx.state.setdefault("gbfs_feeds", {})
         for system in systems:
             now = datetime.now(UTC)
