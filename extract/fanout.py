@@ -282,7 +282,7 @@ def plan(
     groups = deal(calls, min(count, max(1, len(unique))))
     per_call = per_call_seconds(result.rate_per_minute, max(1, min(concurrency, len(groups))))
     for index, members in enumerate(groups):
-        batch_calls = _in_run_order([calls[i] for i in members], len(loads) > 1, result.burst)
+        batch_calls = _in_run_order([calls[i] for i in members], len(loads) > 1, declaration.calls_per_unit)
         busiest = max(Counter(batch_calls).values(), default=0)
         result.batches.append(Batch(plan_key, source, 0, index, tuple(unique[i] for i in members), busiest * per_call))
         result.batch_calls.append(batch_calls)
@@ -292,20 +292,22 @@ def plan(
 
 def _in_run_order(key_calls: Sequence[Sequence[str]], per_host: bool, run_length: int) -> list[str]:
     """A batch's calls in the order the runner makes them: key by key; for a source with several buckets
-    (GBFS hosts) each run of at most ``run_length`` calls to one bucket (a system's discovery and feeds)
-    taken round-robin over the buckets, as the source orders its requests
-    (:func:`extract.http.interleave_by_host`)."""
+    (GBFS hosts), each run of at most ``run_length`` calls to one bucket is a unit (a system: its
+    discovery and feeds), the units taken round-robin over the buckets
+    (:func:`extract.http.interleave_by_host`), first call of every unit, then the second, and so on
+    (every discovery, then each feed), as the source orders its requests."""
     if not per_host:
         return [bucket for calls in key_calls for bucket in calls]
-    runs: list[list[str]] = []
+    units: list[list[str]] = []
     for calls in key_calls:
-        start = len(runs)
+        start = len(units)
         for bucket in calls:
-            if len(runs) > start and runs[-1][0] == bucket and len(runs[-1]) < run_length:
-                runs[-1].append(bucket)
+            if len(units) > start and units[-1][0] == bucket and len(units[-1]) < run_length:
+                units[-1].append(bucket)
             else:
-                runs.append([bucket])
-    return [bucket for run in interleave_by_host(runs, lambda run: run[0]) for bucket in run]
+                units.append([bucket])
+    units = interleave_by_host(units, lambda unit: unit[0])
+    return [unit[step] for step in range(max(map(len, units), default=0)) for unit in units if step < len(unit)]
 
 
 def deal(calls: Sequence[Sequence[str]], count: int) -> list[list[int]]:

@@ -72,7 +72,10 @@ class Source:
     EventBridge Scheduler expression, Europe/Berlin, as deployed by ``lambda/template.yaml``),
     ``plan_by`` (how :mod:`extract.fanout` splits the source into batches: ``"request"``, the keys of
     :meth:`requests` built without HTTP; ``"city"`` for a source whose requests need earlier responses
-    (a discovery document, then the feeds it lists), batched by city at ``calls_per_city`` calls each).
+    (a discovery document, then the feeds it lists), batched by city at ``calls_per_city`` calls each, or as
+    :meth:`plan_calls` counts them), ``calls_per_unit`` (a source rate-limited per host: the calls one unit
+    of work makes to one host, e.g. a GBFS system's discovery and feeds, which the plan expects the
+    source to make feed by feed across its units, the hosts in turn).
     """
 
     name: ClassVar[str]
@@ -86,6 +89,7 @@ class Source:
     schedule: ClassVar[str]
     plan_by: ClassVar[str] = "request"
     calls_per_city: ClassVar[int] = 1
+    calls_per_unit: ClassVar[int] = 1
 
     def base_url(self, settings: Settings) -> str:
         """The API root from ``settings`` (no trailing slash)."""

@@ -148,6 +148,7 @@ class Gbfs(Source):
     # discovery, then feeds listed in it: the fan-out plans GBFS by city (not by request key), each
     # city costing CALLS_PER_SYSTEM calls per system on the system's host (plan_calls)
     plan_by = "city"
+    calls_per_unit = CALLS_PER_SYSTEM
 
     def base_url(self, settings) -> str:
         """``GBFS_BASE_URL`` (empty by default: the systems' own URLs are used as listed)."""
@@ -159,8 +160,6 @@ class Gbfs(Source):
             "headers": {"Accept": "application/json"},
             "rate_per_minute": settings.gbfs_rate_per_minute,
             "per_host": True,
-            # a system's discovery and feeds go out together; the host's rate holds over a minute
-            "burst": CALLS_PER_SYSTEM,
         }
 
     def plan_calls(self, settings, keys) -> list[list[str]]:
@@ -211,30 +210,38 @@ class Gbfs(Source):
         return discovered_feeds(json.loads(row[0])) if row else {}
 
     def requests(self, ctx: RunContext) -> Iterator[RequestSpec]:
-        """Per system of the chosen cities (taken round-robin over their hosts, :func:`interleave_by_host`):
-        discovery, then its listed feeds of :data:`FEEDS` that are not fresh."""
+        """The discovery document of every system of the chosen cities, then each of :data:`FEEDS` (in that
+        order) of every system that lists it and is not fresh.
+
+        The systems are taken round-robin over their hosts (:func:`interleave_by_host`), feed by feed:
+        each operator's host is rate-limited apart, so consecutive requests go to different hosts and
+        none waits on another's limit.
+        """
         cities = {c.name.casefold() for c in ctx.cities}
         systems = [s for s in load_systems(ctx.settings.gbfs_systems_file) if s.city_name.casefold() in cities]
-        # operators' hosts taken in turn: each host is rate-limited apart, so no host waits on another
         systems = interleave_by_host(systems, lambda s: url_origin(self._url(s.discovery_url, ctx.base_url)))
         found: dict[str, dict[str, str]] = ctx.state.setdefault("gbfs_feeds", {})
         for system in systems:
-            now = datetime.now(UTC)
             key = {"system_id": system.system_id, "feed": DISCOVERY}
-            if self._fresh(ctx, system.system_id, DISCOVERY, now):
+            if self._fresh(ctx, system.system_id, DISCOVERY, datetime.now(UTC)):
                 ctx.skip(key, "discovery document still within its ttl")
                 found[system.system_id] = self._landed_discovery(ctx, system.system_id)
             else:
                 yield RequestSpec(self.name, key, self._url(system.discovery_url, ctx.base_url))
+        listed: dict[str, dict[str, str]] = {}
+        for system in systems:  # every discovery was handled (landed() filled ``found``) before this line runs
             feeds = found.get(system.system_id) or self._landed_discovery(ctx, system.system_id)
-            if not feeds:
+            if feeds:
+                listed[system.system_id] = feeds
+            else:
+                key = {"system_id": system.system_id, "feed": DISCOVERY}
                 ctx.error(key, "NoFeeds", f"no discovery document for {system.system_id}: its feeds are unknown")
-                continue
-            for feed in FEEDS:
+        for feed in FEEDS:
+            for system_id, feeds in listed.items():
                 if feed not in feeds:
                     continue
-                key = {"system_id": system.system_id, "feed": feed}
-                if self._fresh(ctx, system.system_id, feed, datetime.now(UTC)):
+                key = {"system_id": system_id, "feed": feed}
+                if self._fresh(ctx, system_id, feed, datetime.now(UTC)):
                     ctx.skip(key, "latest snapshot still within its ttl")
                     continue
                 yield RequestSpec(self.name, key, self._url(feeds[feed], ctx.base_url))
