@@ -690,7 +690,7 @@ def extract(
                     log.warning("%s: deadline reached, %d requests left", name, len(job.result.left_keys))
                 for host, count in job.result.unreachable_hosts.items():
                     summary.notices.append(
-                        f"{name}: {count} requests not sent: host {host} unreachable"
+                        f"{name}: {count} request{'s' if count != 1 else ''} not sent: host {host} unreachable"
                         " (consecutive connection failures; see extract_errors)"
                     )
                 summary.results.append(job.finish())
