@@ -15,7 +15,17 @@ Every attempt, first or retried, first takes a token from the client's
 :class:`RateLimiter` (a thin wrapper around a pyrate-limiter ``Limiter``: at most
 ``rate_per_minute`` per minute, bursts of ``burst``), so retries count against the
 API's rate limit too. A blocking limiter (the default) waits for the token; a
-non-blocking one raises :class:`RateLimited` instead of sending.
+non-blocking one raises :class:`RateLimited` instead of sending. ``per_host=True`` (GBFS: every
+operator is its own server) gives each origin (``host[:port]``) a limit of its own.
+
+A host that cannot be reached costs a few attempts, not minutes per key: each client keeps a
+:class:`HostCircuitBreaker`. ``host_failure_limit`` consecutive *connection* failures to one
+origin (DNS failure, connection refused, connect timeout, TLS error; attempts and retries alike)
+open it: the request being retried stops at once, and every later request to that origin raises
+:class:`HostUnreachable` without being sent (nor taking a rate token). Any response, whatever its
+status (an HTTP 500 is the API answering), resets the origin's count. Read errors after a
+connection was made are not counted. The breaker stays open for the client's life (one
+extraction call, or one fan-out batch); other origins are not affected.
 
 Key headers never follow a redirect to another origin (:class:`SecretSafeSession`); a
 secret value echoed in a body is replaced before it lands (:func:`scrub_secrets`).
@@ -32,19 +42,23 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from pyrate_limiter import AbstractClock, Duration, Limiter, Rate, SingleBucketFactory, StateBucket
 from pyrate_limiter import TokenBucket as PyrateTokenBucket
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ProxyError
+from urllib3.exceptions import SSLError as Urllib3SSLError
 from urllib3.util.retry import Retry
 
 from extract.response import RequestSpec, Response
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: statuses that are retried: too many requests and every server error
 RETRY_STATUSES = frozenset({429, *range(500, 600)})
@@ -177,6 +191,118 @@ class HttpError(RuntimeError):
     """
 
 
+class HostUnreachable(HttpError):
+    """A request not sent: its host had ``host_failure_limit`` consecutive connection failures in this client.
+
+    The message names the API, the origin, the count and the last failure; never a key.
+    ``host``: the origin (``host[:port]``).
+    """
+
+    def __init__(self, message: str, host: str = ""):
+        super().__init__(message)
+        self.host = host
+
+
+# --------------------------------------------------------------------------------------
+# Hosts that cannot be reached
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(scheme: str | None, host: str | None, port: int | None) -> str:
+    """``host`` or ``host:port`` (the port only when it is not the scheme's default): the unit of
+    :class:`HostCircuitBreaker` and of a per-host :class:`RateLimiter`."""
+    host = (host or "").lower()
+    return host if port in (None, _DEFAULT_PORTS.get(scheme or "")) else f"{host}:{port}"
+
+
+def url_origin(url: str) -> str:
+    """:func:`origin` of an absolute URL."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # a malformed port: requests fails on it with its own error
+        port = None
+    return origin(parts.scheme, parts.hostname, port)
+
+
+def interleave_by_host(items: Iterable[T], host_of: Callable[[T], str]) -> list[T]:
+    """``items`` reordered round-robin over their hosts: the first of each host (hosts in the order first
+    seen), then the second of each, and so on; each host's items keep their order.
+
+    With a rate limit per host, consecutive requests to different hosts need not wait for each other:
+    a sequential client then waits only when the busiest host's limit leaves nothing else to do.
+    """
+    queues: dict[str, list[T]] = {}
+    for item in items:
+        queues.setdefault(host_of(item), []).append(item)
+    out: list[T] = []
+    for rank in range(max((len(q) for q in queues.values()), default=0)):
+        out += [q[rank] for q in queues.values() if rank < len(q)]
+    return out
+
+
+def is_connection_failure(error: BaseException | None) -> bool:
+    """True for a failure to reach a host (DNS, refused, connect timeout, TLS), as urllib3 raises them;
+    False for read errors and timeouts after the connection was made, and for responses."""
+    if isinstance(error, ProxyError) and error.original_error is not None:
+        error = error.original_error
+    return isinstance(error, (NewConnectionError, ConnectTimeoutError, Urllib3SSLError))
+
+
+class HostCircuitBreaker:
+    """Consecutive connection failures per origin; ``limit`` of them open the origin for good.
+
+    ``limit`` of 0 or less disables it (never open). Thread-safe. ``failures`` counts every
+    connection failure seen (for tests and the summary); :meth:`reason` says why an origin is open.
+    """
+
+    def __init__(self, limit: int = 3):
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._consecutive: dict[str, int] = {}
+        self._last: dict[str, str] = {}
+        self._open: set[str] = set()
+        self.failures = 0
+
+    def failed(self, host: str, error: BaseException) -> bool:
+        """Count a connection failure to ``host``; True when this one opened it (or it was open)."""
+        with self._lock:
+            self.failures += 1
+            count = self._consecutive.get(host, 0) + 1
+            self._consecutive[host] = count
+            self._last[host] = redact(f"{type(error).__name__}: {error}")[:300]
+            if self.limit > 0 and count >= self.limit:
+                if host not in self._open:
+                    log.warning(
+                        "%s: unreachable after %d consecutive connection failures; not tried again", host, count
+                    )
+                self._open.add(host)
+            return host in self._open
+
+    def answered(self, host: str) -> None:
+        """A response came from ``host`` (any status): its count starts again from 0."""
+        with self._lock:
+            self._consecutive.pop(host, None)
+
+    def is_open(self, host: str) -> bool:
+        """True when ``host`` is considered unreachable: requests to it are not sent."""
+        with self._lock:
+            return host in self._open
+
+    @property
+    def open_hosts(self) -> list[str]:
+        """The origins found unreachable, sorted."""
+        with self._lock:
+            return sorted(self._open)
+
+    def reason(self, host: str) -> str:
+        """``host unreachable after N consecutive connection failures (last: ...)``."""
+        with self._lock:
+            count, last = self._consecutive.get(host, 0), self._last.get(host, "?")
+        return f"host {host} unreachable after {count} consecutive connection failures (last: {last})"
+
+
 # --------------------------------------------------------------------------------------
 # Rate limit
 
@@ -202,7 +328,10 @@ class RateLimiter:
       until a token is free;
     - ``blocking=False``: :meth:`acquire` raises :class:`RateLimited` at once instead of waiting;
     - ``clock``: a :class:`pyrate_limiter.AbstractClock` (``now()`` in integer milliseconds,
-      monotonic by default); tests inject one they move by hand, with ``blocking=False``.
+      monotonic by default); tests inject one they move by hand, with ``blocking=False``;
+    - ``per_host``: one bucket per origin given to :meth:`acquire` (created on first use, each
+      with the full ``rate_per_minute`` and ``burst``): for an API whose servers are independent
+      (GBFS: one per operator). Without it every origin shares one bucket.
 
     ``granted`` counts the tokens handed out (first attempts and retries alike).
     """
@@ -215,16 +344,20 @@ class RateLimiter:
         blocking: bool = True,
         clock: AbstractClock | None = None,
         name: str = "http",
+        per_host: bool = False,
     ):
         self.rate_per_minute = rate_per_minute
         self.burst = max(1, int(burst))
         self.blocking = blocking
         self.name = name
+        self.per_host = per_host
         self.granted = 0
+        self._clock = clock
         self._count_lock = threading.Lock()
+        self._hosts: dict[str, RateLimiter] = {}
         self.bucket: StateBucket | None = None
         self.limiter: Limiter | None = None
-        if rate_per_minute > 0:
+        if rate_per_minute > 0 and not per_host:
             self.bucket = StateBucket(
                 [_per_minute(rate_per_minute, self.burst)], algorithm=PyrateTokenBucket(), clock=clock
             )
@@ -236,11 +369,31 @@ class RateLimiter:
     @property
     def enabled(self) -> bool:
         """False when the limit is disabled (``rate_per_minute <= 0``)."""
-        return self.limiter is not None
+        return self.rate_per_minute > 0
 
-    def acquire(self) -> None:
-        """Take one token: waits until one is free, or raises :class:`RateLimited` when non-blocking."""
-        if self.limiter is not None and not self.limiter.try_acquire(self.name, blocking=self.blocking):
+    def for_host(self, host: str) -> RateLimiter:
+        """The limiter of ``host`` (this one unless ``per_host``)."""
+        if not self.per_host:
+            return self
+        with self._count_lock:
+            limiter = self._hosts.get(host)
+            if limiter is None:
+                limiter = RateLimiter(
+                    self.rate_per_minute,
+                    self.burst,
+                    blocking=self.blocking,
+                    clock=self._clock,
+                    name=f"{self.name} {host}",
+                )
+                self._hosts[host] = limiter
+        return limiter
+
+    def acquire(self, host: str = "") -> None:
+        """Take one token (of ``host``'s bucket when ``per_host``): waits until one is free, or raises
+        :class:`RateLimited` when non-blocking."""
+        if self.per_host and self.enabled:
+            self.for_host(host).acquire()
+        elif self.limiter is not None and not self.limiter.try_acquire(self.name, blocking=self.blocking):
             raise RateLimited(f"{self.name}: client-side rate limit of {self.rate_per_minute:g}/min reached")
         with self._count_lock:
             self.granted += 1
@@ -249,6 +402,8 @@ class RateLimiter:
         """Release the Limiter's resources (none held for the in-memory bucket; safe to call twice)."""
         if self.limiter is not None:
             self.limiter.close()
+        for limiter in list(self._hosts.values()):
+            limiter.close()
 
 
 def _per_minute(rate_per_minute: float, burst: int) -> Rate:
@@ -264,7 +419,9 @@ def _per_minute(rate_per_minute: float, burst: int) -> Rate:
 
 class _Retry(Retry):
     """urllib3 Retry that honours Retry-After on 429 and all 5xx, uses its own backoff and sleep,
-    takes a rate-limit token before every retried attempt and logs each retry (redacted)."""
+    takes a rate-limit token (of the request's origin) before every retried attempt, logs each
+    retry (redacted) and reports each attempt's outcome to the client's :class:`HostCircuitBreaker`:
+    when a connection failure opens it, the retries stop at once."""
 
     RETRY_AFTER_STATUS_CODES = RETRY_STATUSES
 
@@ -275,11 +432,25 @@ class _Retry(Retry):
     max_backoff: float = 60.0
     api_name: str = "http"
     waits: list | None = None
+    breaker: HostCircuitBreaker | None = None
+    host: str = ""
 
     def new(self, **kw: Any) -> _Retry:
         fresh = super().new(**kw)
-        for attr in ("limiter", "sleeper", "max_retry_after", "max_backoff", "api_name", "waits"):
+        for attr in ("limiter", "sleeper", "max_retry_after", "max_backoff", "api_name", "waits", "breaker", "host"):
             setattr(fresh, attr, getattr(self, attr))
+        return fresh
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        host = origin(_pool.scheme, _pool.host, _pool.port) if _pool is not None else self.host
+        if self.breaker is not None and host:
+            if is_connection_failure(error):
+                if self.breaker.failed(host, error):
+                    raise MaxRetryError(_pool, url, error)  # no more attempts at this host
+            elif response is not None:
+                self.breaker.answered(host)
+        fresh = super().increment(method, url, response, error, _pool, _stacktrace)
+        fresh.host = host
         return fresh
 
     def get_backoff_time(self) -> float:
@@ -305,7 +476,7 @@ class _Retry(Retry):
         if wait > 0:
             self.sleeper(wait)
         if self.limiter is not None:
-            self.limiter.acquire()
+            self.limiter.acquire(self.host)
 
 
 # --------------------------------------------------------------------------------------
@@ -320,8 +491,13 @@ class HttpClient:
     - ``headers``: sent with every request (secret ones, e.g. ``X-RapidAPI-Key``, are registered for redaction);
     - ``secret_params``: query parameters added to every request and never recorded (``{"appid": key}``);
     - ``timeout``: seconds, for connect and for each read;
+    - ``connect_timeout``: seconds to wait for a connection (default: ``timeout``); a host that does not
+      accept one that fast counts as a connection failure;
     - ``rate_per_minute``/``burst``: the client-side rate limit (a blocking :class:`RateLimiter`; or pass
       ``limiter``, e.g. a non-blocking one whose refusals raise :class:`RateLimited`);
+      ``per_host``: that limit applies to each origin apart (GBFS operators);
+    - ``host_failure_limit``: consecutive connection failures after which an origin is not tried
+      again by this client (:class:`HostCircuitBreaker`; 0 disables);
     - ``sleep``: used for backoff and Retry-After waits (tests inject a recorder).
     """
 
@@ -333,19 +509,26 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         secret_params: Mapping[str, str] | None = None,
         timeout: float = 30.0,
+        connect_timeout: float | None = None,
         max_retries: int = 5,
         backoff_factor: float = 1.0,
         max_retry_after: float = 120.0,
         rate_per_minute: float = 60.0,
         burst: int = 1,
+        per_host: bool = False,
         limiter: RateLimiter | None = None,
+        host_failure_limit: int = 3,
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
     ):
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.limiter = limiter if limiter is not None else RateLimiter(rate_per_minute, burst, name=name)
+        self.connect_timeout = timeout if connect_timeout is None else min(connect_timeout, timeout)
+        self.limiter = (
+            limiter if limiter is not None else RateLimiter(rate_per_minute, burst, name=name, per_host=per_host)
+        )
+        self.breaker = HostCircuitBreaker(host_failure_limit)
         self.secret_params = dict(secret_params or {})
         self.retry_waits: list[tuple[str, float]] = []
         for value in self.secret_params.values():
@@ -372,6 +555,7 @@ class HttpClient:
         retry.max_retry_after = max_retry_after
         retry.api_name = name
         retry.waits = self.retry_waits
+        retry.breaker = self.breaker
         self.session = _secret_safe(session) if session is not None else SecretSafeSession()
         adapter = HTTPAdapter(max_retries=retry)
         self.session.mount("http://", adapter)
@@ -401,19 +585,27 @@ class HttpClient:
         The :class:`~extract.response.Response` carries ``source`` and ``key`` as given, the URL
         without query string, the parameters as sent minus secrets and the UTC arrival instant.
 
-        Raises :class:`HttpError` (message redacted) when no response could be had, and its subclass
-        :class:`RateLimited` when a non-blocking limiter refuses the request or one of its retries.
+        Raises :class:`HttpError` (message redacted) when no response could be had, its subclass
+        :class:`RateLimited` when a non-blocking limiter refuses the request or one of its retries, and
+        its subclass :class:`HostUnreachable`, without sending anything, when the URL's origin is open
+        in the client's :class:`HostCircuitBreaker`.
         """
         url = self.url_for(path_or_url)
+        host = url_origin(url)
+        if self.breaker.is_open(host):
+            raise HostUnreachable(f"{self.name}: {self.breaker.reason(host)}; not tried", host)
         recorded = strip_secrets(params or {})
         sent = {**(params or {}), **self.secret_params}
-        self.limiter.acquire()
+        self.limiter.acquire(host)
         started = time.monotonic()
         try:
-            resp = self.session.get(url, params=sent, timeout=self.timeout)
+            resp = self.session.get(url, params=sent, timeout=(self.connect_timeout, self.timeout))
         except requests.RequestException as exc:
             message = redact(f"{self.name}: GET {url} failed: {type(exc).__name__}: {exc}")
+            if self.breaker.is_open(host):
+                message += f"; {self.breaker.reason(host)}: its other requests are not sent"
             raise HttpError(message) from None
+        self.breaker.answered(host)
         fetched_at = datetime.now(UTC)
         log.debug("%s: GET %s -> %s in %.2f s", self.name, url, resp.status_code, time.monotonic() - started)
         return Response(

@@ -14,6 +14,12 @@ and a :class:`Summary`. Each response goes through the same steps:
    written to a spool folder in the manifest format (default ``.local/spool/<UTC timestamp>/``)
    so that ``replay`` can land them later; the error message names the folder.
 
+A request that got no response (connection failure after the client's retries) is an
+``extract_errors`` row too. After a few consecutive connection failures to one host the HTTP
+client stops sending to it (:class:`extract.http.HostCircuitBreaker`): the host's remaining
+keys are error rows ``HostUnreachable`` at once, counted apart in the summary
+(:attr:`SourceResult.unreachable`, one notice per host), so a dead host costs seconds.
+
 Replay order: the recordings of all sources in one ``fetched_at`` order (ties: manifest
 line order), each landed under its source's run (one run per source).
 
@@ -40,7 +46,15 @@ import requests
 
 from extract import db
 from extract.cities import load_cities, select_cities
-from extract.http import HttpClient, HttpError, redact, redact_body, register_settings_secrets, scrub_secrets
+from extract.http import (
+    HostUnreachable,
+    HttpClient,
+    HttpError,
+    redact,
+    redact_body,
+    register_settings_secrets,
+    scrub_secrets,
+)
 from extract.instants import format_instant
 from extract.loader import LandingRow, Loader, LoadError
 from extract.recording import Recorder, read_manifest
@@ -67,7 +81,9 @@ class SourceResult:
     ``deadline`` came first (the fan-out plan re-queues them); a run that left keys is still
     closed, with the status of what it did fetch. ``skipped`` (the counter) counts the
     requests the source chose not to make (:attr:`RunContext.skip`: a GBFS feed still within
-    its ttl); not errors.
+    its ttl); not errors. ``unreachable``: requests not sent because their host had too many
+    consecutive connection failures (:class:`extract.http.HostUnreachable`), per host in
+    ``unreachable_hosts``; each is also an error (an ``extract_errors`` row), not a request.
     """
 
     source: str
@@ -77,9 +93,11 @@ class SourceResult:
     duplicates: int = 0
     errors: int = 0
     skipped: int = 0
+    unreachable: int = 0
     status: str = "running"
     messages: list[str] = field(default_factory=list)
     left_keys: list[dict[str, Any]] = field(default_factory=list)
+    unreachable_hosts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -126,6 +144,8 @@ class Summary:
         for r in self.results:
             style = {"failed": "red", "in_progress": "red", "skipped": "yellow"}.get(r.status, "green")
             status = f"{r.status}, {r.skipped} fresh (not fetched)" if r.skipped else r.status
+            if r.unreachable:
+                status += f", {r.unreachable} not sent (host down)"
             table.add_row(
                 r.source,
                 "-" if r.run_id is None else str(r.run_id),
@@ -338,8 +358,15 @@ class _SourceRun:
             log.warning("%s: could not renew the lease of run %s: %s", self.source, self.run.id, exc)
 
     def fetch_failed(self, spec: RequestSpec, exc: Exception) -> None:
-        """Count a request that got no response (connection error, timeout) and record the error."""
-        self.run.counters.requests += 1
+        """Count a request that got no response (connection error, timeout) and record the error.
+
+        A :class:`HostUnreachable` request was not sent: an error, not a request, counted per host.
+        """
+        if isinstance(exc, HostUnreachable):
+            self.result.unreachable += 1
+            self.result.unreachable_hosts[exc.host] = self.result.unreachable_hosts.get(exc.host, 0) + 1
+        else:
+            self.run.counters.requests += 1
         self.error(spec.key, type(exc).__name__, str(exc))
 
     def flush(self) -> None:
@@ -515,7 +542,12 @@ def make_clients(
     if not 0 < rate_share <= 1:
         raise ValueError(f"rate_share must be in (0, 1], got {rate_share!r}")
     urls = resolve_base_urls(settings, base_urls)
-    common: dict[str, Any] = {"timeout": settings.http_timeout_s, "max_retries": settings.http_max_retries}
+    common: dict[str, Any] = {
+        "timeout": settings.http_timeout_s,
+        "connect_timeout": settings.http_connect_timeout_s,
+        "max_retries": settings.http_max_retries,
+        "host_failure_limit": settings.http_host_failures,
+    }
     common.update(http_options or {})
     clients: dict[str, HttpClient] = {}
     for name in sources:
@@ -656,6 +688,11 @@ def extract(
                     job.error(None, type(exc).__name__, f"the run stopped: {exc}")
                 if job.result.left_keys:
                     log.warning("%s: deadline reached, %d requests left", name, len(job.result.left_keys))
+                for host, count in job.result.unreachable_hosts.items():
+                    summary.notices.append(
+                        f"{name}: {count} request{'s' if count != 1 else ''} not sent: host {host} unreachable"
+                        " (consecutive connection failures; see extract_errors)"
+                    )
                 summary.results.append(job.finish())
     finally:
         for client in clients.values():

@@ -118,6 +118,15 @@ class Settings(BaseSettings):
     gbfs_rate_per_minute: int = Field(60, alias="GBFS_RATE_PER_MINUTE")
     http_timeout_s: float = Field(30.0, alias="GANS_HTTP_TIMEOUT_S")
     http_max_retries: int = Field(5, alias="GANS_HTTP_MAX_RETRIES")
+    http_connect_timeout_s: float = Field(
+        10.0, alias="GANS_HTTP_CONNECT_TIMEOUT_S", gt=0, description="at most GANS_HTTP_TIMEOUT_S"
+    )
+    http_host_failures: int = Field(
+        3,
+        alias="GANS_HTTP_HOST_FAILURES",
+        ge=0,
+        description="consecutive connection failures after which a host's other requests are not sent; 0: never",
+    )
 
     # Extraction ----------------------------------------------------------------------
     cities_file: Path = Field(PROJECT_ROOT / "dbt_project" / "seeds" / "tracked_cities.csv", alias="GANS_CITIES_FILE")

@@ -5,7 +5,8 @@ OpenWeather (pytest-httpserver) that answers every city with a real recorded for
 from ``../shared/recordings`` and one city with HTTP 500 always. The rate is scaled up so the
 test takes seconds: 12,000 requests a minute for the API, so 3,000 for each of four workers, and
 a batch may plan 3 s of API time (600 s scaled by the same factor of 200): the batches have the
-shape of a real 2,000-city plan at 60 a minute (150 calls each, 14 batches). The fake records
+shape of a real 2,000-city plan at 60 a minute (four waves of four batches of 125 calls, each at
+a quarter of the limit). The fake records
 the arrival of every request; no second holds more than the limit's 200 plus one burst token per
 worker. The marts are built once, at the end, on a copy of the dbt project whose
 ``tracked_cities`` seed is the generated list (dbt's relationships tests need every city in it;
@@ -123,7 +124,7 @@ def test_2000_cities_fan_out_within_the_rate_and_build_once(fanout_setup, tmp_pa
         items = [b.item() for b in save_plan(conn, planned)]
     finally:
         conn.close()
-    assert len(items) == 14 and max(i["keys"] for i in items) == 150  # as 2,000 cities at 60/min would be
+    assert len(items) == 16 and {i["keys"] for i in items} == {125}  # as 2,000 cities at 60/min would be
 
     def work(item):
         return run_batch(
@@ -147,13 +148,14 @@ def test_2000_cities_fan_out_within_the_rate_and_build_once(fanout_setup, tmp_pa
 
     # isolation: one batch failed on its bad city, the others succeeded, every other city landed
     by_status = sorted(r["status"] for r in results)
-    assert by_status == ["failed"] + ["succeeded"] * 13
+    assert by_status == ["failed"] + ["succeeded"] * 15
+    assert {r["rate_share"] for r in results} == {1 / CONCURRENCY}
     failed = next(r for r in results if r["status"] == "failed")
-    assert (failed["requests"], failed["landed"], failed["errors"]) == (150, 149, 1)
+    assert (failed["requests"], failed["landed"], failed["errors"]) == (125, 124, 1)
     assert failed["idempotency_key"] == f"{plan_key}/openweather/{failed['batch']}"
     found = collect(settings, plan_key, ["openweather"], 0)
     assert found["landed_total"] == 1999
-    assert (found["runs"], found["failed_runs"], found["running_runs"], found["errors"]) == (14, 1, 0, 1)
+    assert (found["runs"], found["failed_runs"], found["running_runs"], found["errors"]) == (16, 1, 0, 1)
     assert found["error_keys"][0]["request_key"] == {"city": bad["city_name"]}
     assert found["next_items"] == []
 
@@ -188,6 +190,24 @@ def test_2000_cities_fan_out_within_the_rate_and_build_once(fanout_setup, tmp_pa
     finally:
         mconn.close()
     assert (with_forecasts, bad_rows) == (1999, 0)
+
+
+def test_a_batch_alone_takes_the_full_rate(fanout_setup):
+    """A schedule that fits in one batch at the API's limit runs as one batch with all of it, not with
+    1/concurrency: more requests arrive in a second than a quarter of the limit allows, none over the limit."""
+    settings, cities, _, fake, urls = fanout_setup
+    settings = settings.model_copy(update={"openweather_rate_per_minute": 600})  # 10 a second
+    names = [c["city_name"] for c in cities[:30]]
+    conn = db.connect(settings, "loader")
+    try:
+        planned = plan(settings, "openweather", plan_key="alone@1", concurrency=CONCURRENCY, cities=names)
+        (item,) = [b.item() for b in save_plan(conn, planned)]
+    finally:
+        conn.close()
+    result = run_batch(settings, item, concurrency=CONCURRENCY, cities=names, base_urls=urls)
+    assert (result["requests"], result["landed"], result["rate_share"]) == (30, 30, 1.0)
+    busiest = fake.max_in_window(1.0)
+    assert 600 / 60 / CONCURRENCY + 1 < busiest <= 600 / 60 + 1, busiest
 
 
 class _Context:
@@ -247,3 +267,83 @@ def test_time_guard_closes_the_run_and_requeues_the_keys_left(fanout_setup, monk
     fresh = {r.source: r.hours_since_success for r in caplog.records if getattr(r, "event", "") == "source_freshness"}
     assert fresh["openweather"] < 1 and set(fresh) == set(SOURCES)
     assert len(fake.arrivals) == item["keys"] == 20
+
+
+class FakeGbfsHost:
+    """One operator's GBFS server (werkzeug, own port = own origin): discovery, system_information and
+    vehicle_status (GBFS 3.0, ttl 0) for any system path; records the arrival of every request."""
+
+    def __init__(self):
+        from werkzeug.serving import make_server
+
+        self.arrivals: list[float] = []
+        self.lock = threading.Lock()
+        self.server = make_server("127.0.0.1", 0, self)
+        self.root = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            self.arrivals.append(time.monotonic())
+        path = environ["PATH_INFO"]
+        system = path.split("/")[2]
+        stamp = {"last_updated": "2026-11-21T15:00:00+00:00", "ttl": 0, "version": "3.0"}
+        if path.endswith("/gbfs.json"):
+            feeds = [
+                {"name": name, "url": f"{self.root}/s/{system}/{name}.json"}
+                for name in ("system_information", "vehicle_status")
+            ]
+            doc = {**stamp, "data": {"feeds": feeds}}
+        elif path.endswith("/system_information.json"):
+            doc = {**stamp, "data": {"system_id": system}}
+        else:
+            doc = {**stamp, "data": {"vehicles": [{"vehicle_id": f"{system}-v1", "lat": 52.5, "lon": 13.4}]}}
+        return Response(json.dumps(doc), content_type="application/json")(environ, start_response)
+
+    def max_in_window(self, seconds: float) -> int:
+        return FakeOpenWeather.max_in_window(self, seconds)
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_gbfs_fans_out_per_host_within_each_hosts_limit(settings, tmp_path):
+    """GBFS is limited per host: three operators, each in every city, each host at the full limit of 600 a
+    minute; the plan spreads every host's calls over the batches, four run at once, each at a quarter;
+    no host ever gets more than its limit plus one token per running batch in any second."""
+    hosts = [FakeGbfsHost() for _ in range(3)]
+    try:
+        cities = write_cities(tmp_path / "cities.csv", 12)
+        lines = ["operator,system_id,discovery_url,city_name"]
+        for i, city in enumerate(cities):
+            lines += [
+                f"Op{h},op{h}_{i},{host.root}/s/op{h}_{i}/gbfs.json,{city['city_name']}" for h, host in enumerate(hosts)
+            ]
+        (tmp_path / "systems.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        run_settings = settings.model_copy(
+            update={
+                "cities_file": tmp_path / "cities.csv",
+                "gbfs_systems_file": tmp_path / "systems.csv",
+                "gbfs_rate_per_minute": 600,
+            }
+        )
+        conn = db.connect(run_settings, "loader")
+        try:
+            # 48 planned calls a host = 4.8 s at the full rate: past a 1.5 s batch, so waves of four batches
+            planned = plan(run_settings, "gbfs", plan_key="gbfs@1", concurrency=CONCURRENCY, max_batch_seconds=1.5)
+            items = [b.item() for b in save_plan(conn, planned)]
+        finally:
+            conn.close()
+        assert len(items) == 12 and planned.rate_bound_seconds() == pytest.approx(4.8)
+        with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
+            results = list(pool.map(lambda item: run_batch(run_settings, item, concurrency=CONCURRENCY), items))
+        assert {r["status"] for r in results} == {"succeeded"} and {r["rate_share"] for r in results} == {0.25}
+        assert sum(r["landed"] for r in results) == 12 * 3 * 3  # every system's discovery and two feeds
+        for host in hosts:
+            assert len(host.arrivals) == 12 * 3
+            assert host.max_in_window(1.0) <= 600 / 60 + CONCURRENCY, host.max_in_window(1.0)
+        assert collect(run_settings, "gbfs@1", ["gbfs"], 0)["landed_total"] == 108
+    finally:
+        for host in hosts:
+            host.close()

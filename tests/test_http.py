@@ -223,3 +223,33 @@ def test_redact_body_keeps_other_bytes_and_hides_keys():
     assert redact_body(latin1, patterns=False).endswith(b"*** ?appid=unregistered-1")
     clean = b'{"temp": 20.5}'
     assert redact_body(clean) is clean
+
+
+def test_per_host_limit_gives_each_origin_its_own_bucket(httpserver):
+    """GBFS: every operator is its own server; one host's spent limit does not hold back another's."""
+    httpserver.expect_request("/x").respond_with_data("ok")
+    port = httpserver.port
+    clock = FakeClock()
+    per_host = RateLimiter(60, blocking=False, clock=clock, per_host=True)
+    client = HttpClient("gbfs", limiter=per_host, sleep=lambda s: None)
+    assert client.get(f"http://127.0.0.1:{port}/x").status == 200
+    assert client.get(f"http://localhost:{port}/x").status == 200  # another origin: its own token
+    with pytest.raises(RateLimited):
+        client.get(f"http://127.0.0.1:{port}/x")  # 127.0.0.1's token is spent for a second
+    clock.advance(1.0)
+    assert client.get(f"http://127.0.0.1:{port}/x").status == 200
+    assert len(httpserver.log) == 3 and per_host.granted == 3
+    assert sorted(per_host._hosts) == [f"127.0.0.1:{port}", f"localhost:{port}"]
+
+    shared = HttpClient("one", limiter=RateLimiter(60, blocking=False, clock=FakeClock()), sleep=lambda s: None)
+    shared.get(f"http://127.0.0.1:{port}/x")
+    with pytest.raises(RateLimited):
+        shared.get(f"http://localhost:{port}/x")  # without per_host every origin shares the one bucket
+
+
+def test_interleave_by_host_takes_hosts_in_turn():
+    from extract.http import interleave_by_host
+
+    items = ["a1", "a2", "a3", "b1", "c1", "b2"]
+    assert interleave_by_host(items, lambda s: s[0]) == ["a1", "b1", "c1", "a2", "b2", "a3"]
+    assert interleave_by_host([], lambda s: s) == []

@@ -1,9 +1,11 @@
 """Fan-out plans (extract.fanout.plan) for 16, 500 and 2,000 cities at the configured rates, no HTTP.
 
-Every source of the registry is planned with the template's default concurrency (4 workers,
-each at a quarter of the API's limit); flights from synthetic airport searches landed through
-the Loader. A plan must cover each request key exactly once and keep every batch under 600 s of
-API time at the per-worker rate; stored plans are found again by a retried plan step.
+Every source of the registry is planned with the template's default concurrency (4 workers);
+flights from synthetic airport searches landed through the Loader. A plan must cover each request
+key exactly once, use one batch at the full rate when the API's limit allows the whole schedule in
+600 s, else full waves of batches at a quarter of the limit, each under 600 s of API time, and
+its simulated wall time must stay within 10 % of the least the limit allows (GBFS: per host);
+stored plans are found again by a retried plan step.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from extract.fanout import (
     MAX_BATCH_API_SECONDS,
     PlanError,
     api_rate,
+    batch_count,
     load_batch,
-    per_call_seconds,
     plan,
     save_plan,
     stored_batches,
@@ -61,12 +63,11 @@ def test_plans_cover_every_key_once_and_no_batch_passes_600_s_of_api_time(planne
     conn = db.connect(settings, "loader")
     try:
         for name, source in REGISTRY.items():
+            if source.name == "gbfs":
+                continue  # planned per host: see test_gbfs_plan_is_rated_per_host
             result = plan(settings, name, plan_key=f"test@{count}", concurrency=CONCURRENCY, window=WINDOW, conn=conn)
             rate = api_rate(settings, name)
             assert rate == source.client_options(settings)["rate_per_minute"] > 0
-            # a source planned by city (GBFS: discovery, then its feeds) costs calls_per_city calls a key
-            per_call = per_call_seconds(rate, CONCURRENCY) * (source.calls_per_city if source.plan_by == "city" else 1)
-            assert result.seconds_per_call == pytest.approx(60 * CONCURRENCY / rate)
             keys = [json.dumps(k, sort_keys=True) for b in result.batches for k in b.request_keys]
             assert len(keys) == len(set(keys)), name  # no key in two batches
             if source.key_fields == ("city",) or source.plan_by == "city":
@@ -75,12 +76,19 @@ def test_plans_cover_every_key_once_and_no_batch_passes_600_s_of_api_time(planne
                 airports = {json.loads(k)["airport_icao"] for k in keys}
                 assert len(airports) == count + math.ceil(count / 2), name
                 assert len(keys) == 2 * len(airports), name
-            per_batch = math.floor(MAX_BATCH_API_SECONDS / per_call)
-            assert len(result.batches) == math.ceil(len(keys) / per_batch), name
+            calls = source.calls_per_city if source.plan_by == "city" else 1
+            full_rate_s = len(keys) * calls * 60 / rate
+            # one batch at the full rate when the schedule fits in 600 s; else full waves at a quarter each
+            expected = 1 if full_rate_s <= MAX_BATCH_API_SECONDS else CONCURRENCY * math.ceil(full_rate_s / 600)
+            assert len(result.batches) == expected == batch_count(len(keys) * calls, rate, CONCURRENCY, 600), name
+            assert result.seconds_per_call == pytest.approx(60 * min(CONCURRENCY, expected) / rate)
+            sizes = [len(b.request_keys) for b in result.batches]
+            assert max(sizes) - min(sizes) <= 1, name  # balanced: no batch holds the others up
             for batch in result.batches:
-                assert 0 < len(batch.request_keys) <= per_batch, (name, batch.index)
-                assert batch.api_seconds == pytest.approx(len(batch.request_keys) * per_call)
+                assert batch.api_seconds == pytest.approx(len(batch.request_keys) * calls * result.seconds_per_call)
                 assert batch.api_seconds <= MAX_BATCH_API_SECONDS, (name, batch.index, batch.api_seconds)
+            assert result.rate_bound_seconds() == pytest.approx(full_rate_s)
+            assert result.wall_seconds() <= 1.1 * full_rate_s, (name, result.wall_seconds(), full_rate_s)
             assert [b.index for b in result.batches] == list(range(len(result.batches)))
             # the references the state machine carries stay far below Step Functions' 256 KB
             assert len(json.dumps([b.item() for b in result.batches])) < 64_000, name
@@ -98,7 +106,7 @@ def test_a_city_without_airports_is_a_problem_of_the_plan_not_of_a_batch(planned
 
 
 def test_stored_plan_is_found_again_and_the_first_plan_wins(planned_settings):
-    settings, _ = planned_settings(500)
+    settings, _ = planned_settings(2000)
     conn = db.connect(settings, "loader")
     try:
         first = plan(settings, "openweather", plan_key="sched@2026-11-21T15:05:00Z", concurrency=CONCURRENCY)
@@ -130,8 +138,49 @@ def test_wall_time_deals_batches_to_the_workers(planned_settings):
     settings, _ = planned_settings(2000)
     result = plan(settings, "openweather", plan_key="wall", concurrency=CONCURRENCY)
     per_call = result.seconds_per_call  # 4 s at 60/min shared by 4
-    calls = result.keys
-    # all workers busy but the last wave: wall time between the even share and one batch more
-    assert calls * per_call / CONCURRENCY <= result.wall_seconds() <= calls * per_call / CONCURRENCY + 600
+    assert per_call == pytest.approx(4.0) and len(result.batches) == 16  # 2,000 calls = 4 waves of 4 x 125
+    # full waves: the limit is used all the time, the wall time is the calls at the API's rate
+    # (each batch's first call takes the token its bucket starts with: 16 calls' spacing less)
+    assert result.wall_seconds() == pytest.approx(result.keys * 60 / 60 - 16 * per_call / CONCURRENCY)
     # a per-call time above the rate spacing (a slow API) stretches every call
-    assert result.wall_seconds(call_seconds=2 * per_call) == pytest.approx(2 * result.wall_seconds())
+    assert result.wall_seconds(call_seconds=2 * per_call) == pytest.approx(result.keys * 2 * per_call / CONCURRENCY)
+
+
+def test_a_schedule_that_fits_runs_as_one_batch_at_the_full_rate(planned_settings):
+    """16 cities of Wikipedia at 120/min: 8 s of calls, one batch with all of the limit (not a quarter)."""
+    settings, _ = planned_settings(16)
+    result = plan(settings, "wikipedia", plan_key="one", concurrency=CONCURRENCY)
+    assert len(result.batches) == 1 and result.parallel == 1
+    assert result.seconds_per_call == pytest.approx(60 / 120)
+    assert result.wall_seconds() == pytest.approx(15 * 60 / 120)  # the first call takes the bucket's token
+
+
+def _systems(path, cities, hosts_per_city):
+    """A GBFS systems file: city i has a system on each of ``hosts_per_city`` shared operator hosts."""
+    lines = ["operator,system_id,discovery_url,city_name"]
+    for i, city in enumerate(cities):
+        for op in range(hosts_per_city):
+            lines.append(f"Op{op},op{op}_{i},https://gbfs.op{op}.example/{i}/gbfs.json,{city['city_name']}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("count", [16, 500, 2000])
+def test_gbfs_plan_is_rated_per_host(planned_settings, tmp_path, count):
+    """Every operator host has the full rate: the busiest host's calls, not all operators' together, set the
+    batches and the wall time; each host's calls are spread evenly over the batches."""
+    settings, cities = planned_settings(count)
+    settings = settings.model_copy(update={"gbfs_systems_file": _systems(tmp_path / "s.csv", cities, 3)})
+    result = plan(settings, "gbfs", plan_key=f"gbfs@{count}", concurrency=CONCURRENCY)
+    per_host_calls = count * 4  # one system per city on each host, discovery + 3 feeds
+    bound = per_host_calls * 60 / settings.gbfs_rate_per_minute
+    assert result.rate_bound_seconds() == pytest.approx(bound)
+    assert result.calls == 3 * per_host_calls
+    assert len(result.batches) == batch_count(per_host_calls, settings.gbfs_rate_per_minute, CONCURRENCY, 600)
+    assert {k["city"] for b in result.batches for k in b.request_keys} == {c["city_name"] for c in cities}
+    for batch, calls in zip(result.batches, result.batch_calls, strict=True):
+        per_host = [calls.count(f"gbfs.op{op}.example") for op in range(3)]
+        assert max(per_host) - min(per_host) <= 4 and batch.api_seconds <= MAX_BATCH_API_SECONDS
+    assert result.wall_seconds() <= 1.1 * bound, (result.wall_seconds(), bound)
+    if count == 16:  # 64 calls per host: 64 s at the full rate, one batch
+        assert len(result.batches) == 1 and result.seconds_per_call == pytest.approx(1.0)

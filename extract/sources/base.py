@@ -72,7 +72,10 @@ class Source:
     EventBridge Scheduler expression, Europe/Berlin, as deployed by ``lambda/template.yaml``),
     ``plan_by`` (how :mod:`extract.fanout` splits the source into batches: ``"request"``, the keys of
     :meth:`requests` built without HTTP; ``"city"`` for a source whose requests need earlier responses
-    (a discovery document, then the feeds it lists), batched by city at ``calls_per_city`` calls each).
+    (a discovery document, then the feeds it lists), batched by city at ``calls_per_city`` calls each, or as
+    :meth:`plan_calls` counts them), ``calls_per_unit`` (a source rate-limited per host: the calls one unit
+    of work makes to one host, e.g. a GBFS system's discovery and feeds, which the plan expects the
+    source to make feed by feed across its units, the hosts in turn).
     """
 
     name: ClassVar[str]
@@ -86,6 +89,7 @@ class Source:
     schedule: ClassVar[str]
     plan_by: ClassVar[str] = "request"
     calls_per_city: ClassVar[int] = 1
+    calls_per_unit: ClassVar[int] = 1
 
     def base_url(self, settings: Settings) -> str:
         """The API root from ``settings`` (no trailing slash)."""
@@ -109,6 +113,13 @@ class Source:
     def parse(self, response: Response) -> list[LandingRow]:
         """Landing rows of an accepted response; :class:`ParseError` (with the reason) when it is not usable."""
         raise NotImplementedError
+
+    def plan_calls(self, settings: Settings, keys: Sequence[dict[str, Any]]) -> list[list[str]]:
+        """For each key the fan-out plans (:mod:`extract.fanout`), the rate-limit bucket of every call it is
+        expected to cost, in order. Default: one call per key (``calls_per_city`` for ``plan_by = "city"``),
+        all to the API's one bucket (:attr:`api`). A source rate-limited per host names the hosts."""
+        calls = self.calls_per_city if self.plan_by == "city" else 1
+        return [[self.api] * calls for _ in keys]
 
     def landed(self, spec: RequestSpec, rows: list[LandingRow], ctx: RunContext) -> None:
         """Called after a response of this source was parsed into ``rows`` (e.g. to feed a later source)."""

@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from extract.http import interleave_by_host, url_origin
 from extract.loader import LandingRow
 from extract.response import RequestSpec, Response
 from extract.sources.base import ParseError, RunContext, Source, load_json, require
@@ -55,6 +56,8 @@ _DATA_KEYS = {
     "system_information": ("system_id", str),
 }
 SYSTEM_COLUMNS = ("operator", "system_id", "discovery_url", "city_name")
+#: calls a system costs at most in one run: discovery, system_information, vehicle_types and its vehicles
+CALLS_PER_SYSTEM = 4
 
 
 class SystemsError(ValueError):
@@ -142,17 +145,32 @@ class Gbfs(Source):
     base_url_setting = "gbfs_base_url"
     # every 15 minutes; the template's GbfsScheduleExpression parameter (default this) sets the deployed rate
     schedule = "rate(15 minutes)"
-    # discovery, then feeds listed in it: the fan-out plans GBFS by city (not by request key), the
-    # upper bound of its calls per city being two operators x (discovery + the three feeds)
+    # discovery, then feeds listed in it: the fan-out plans GBFS by city (not by request key), each
+    # city costing CALLS_PER_SYSTEM calls per system on the system's host (plan_calls)
     plan_by = "city"
-    calls_per_city = 2 * (1 + len(FEEDS))
+    calls_per_unit = CALLS_PER_SYSTEM
 
     def base_url(self, settings) -> str:
         """``GBFS_BASE_URL`` (empty by default: the systems' own URLs are used as listed)."""
         return str(settings.gbfs_base_url).rstrip("/")
 
     def client_options(self, settings) -> dict:
-        return {"headers": {"Accept": "application/json"}, "rate_per_minute": settings.gbfs_rate_per_minute}
+        # each operator serves its feeds from its own host: the limit applies per host, not to all at once
+        return {
+            "headers": {"Accept": "application/json"},
+            "rate_per_minute": settings.gbfs_rate_per_minute,
+            "per_host": True,
+        }
+
+    def plan_calls(self, settings, keys) -> list[list[str]]:
+        """Per city key, the host of each call its systems cost (discovery and feeds, assumed on the discovery
+        document's host, :data:`CALLS_PER_SYSTEM` a system): the fan-out balances each host's calls."""
+        base = self.base_url(settings)
+        hosts: dict[str, list[str]] = {}
+        for system in load_systems(settings.gbfs_systems_file):
+            host = url_origin(self._url(system.discovery_url, base))
+            hosts.setdefault(system.city_name.casefold(), []).extend([host] * CALLS_PER_SYSTEM)
+        return [hosts.get(str(key.get("city", "")).casefold(), []) for key in keys]
 
     def _url(self, url: str, base_url: str) -> str:
         """``url``, its scheme and host replaced by ``base_url`` when one is set (a mirror, a test server)."""
@@ -192,27 +210,38 @@ class Gbfs(Source):
         return discovered_feeds(json.loads(row[0])) if row else {}
 
     def requests(self, ctx: RunContext) -> Iterator[RequestSpec]:
-        """Per system of the chosen cities: discovery, then its listed feeds of :data:`FEEDS` that are not fresh."""
+        """The discovery document of every system of the chosen cities, then each of :data:`FEEDS` (in that
+        order) of every system that lists it and is not fresh.
+
+        The systems are taken round-robin over their hosts (:func:`interleave_by_host`), feed by feed:
+        each operator's host is rate-limited apart, so consecutive requests go to different hosts and
+        none waits on another's limit.
+        """
         cities = {c.name.casefold() for c in ctx.cities}
         systems = [s for s in load_systems(ctx.settings.gbfs_systems_file) if s.city_name.casefold() in cities]
+        systems = interleave_by_host(systems, lambda s: url_origin(self._url(s.discovery_url, ctx.base_url)))
         found: dict[str, dict[str, str]] = ctx.state.setdefault("gbfs_feeds", {})
         for system in systems:
-            now = datetime.now(UTC)
             key = {"system_id": system.system_id, "feed": DISCOVERY}
-            if self._fresh(ctx, system.system_id, DISCOVERY, now):
+            if self._fresh(ctx, system.system_id, DISCOVERY, datetime.now(UTC)):
                 ctx.skip(key, "discovery document still within its ttl")
                 found[system.system_id] = self._landed_discovery(ctx, system.system_id)
             else:
                 yield RequestSpec(self.name, key, self._url(system.discovery_url, ctx.base_url))
+        listed: dict[str, dict[str, str]] = {}
+        for system in systems:  # every discovery was handled (landed() filled ``found``) before this line runs
             feeds = found.get(system.system_id) or self._landed_discovery(ctx, system.system_id)
-            if not feeds:
+            if feeds:
+                listed[system.system_id] = feeds
+            else:
+                key = {"system_id": system.system_id, "feed": DISCOVERY}
                 ctx.error(key, "NoFeeds", f"no discovery document for {system.system_id}: its feeds are unknown")
-                continue
-            for feed in FEEDS:
+        for feed in FEEDS:
+            for system_id, feeds in listed.items():
                 if feed not in feeds:
                     continue
-                key = {"system_id": system.system_id, "feed": feed}
-                if self._fresh(ctx, system.system_id, feed, datetime.now(UTC)):
+                key = {"system_id": system_id, "feed": feed}
+                if self._fresh(ctx, system_id, feed, datetime.now(UTC)):
                     ctx.skip(key, "latest snapshot still within its ttl")
                     continue
                 yield RequestSpec(self.name, key, self._url(feeds[feed], ctx.base_url))

@@ -14,7 +14,8 @@ EventBridge Scheduler starts one execution per schedule with the extract event o
   The plan key is ``<schedule>@<scheduled_time UTC>`` (so a re-run of the same scheduled time
   finds its plan), or the event's ``idempotency_key``.
 - ``{"step": "batch", "item": <item>, "window", "cities", "concurrency"}``: run one batch
-  (:func:`extract.fanout.run_batch`) with ``1/concurrency`` of the API's rate and a deadline of the
+  (:func:`extract.fanout.run_batch`) with ``1/min(concurrency, batches of the API in the round)`` of
+  the API's rate (:func:`extract.fanout.rate_parallelism`) and a deadline of the
   invocation's remaining time minus ``GANS_FANOUT_MARGIN_S`` (default 90 s); keys left are stored
   for the next round. Per-key failures (a bad city, after the HTTP client's own retries) are
   reported, not raised; raises :class:`BatchFailed` when every request of the batch failed (API
@@ -27,7 +28,7 @@ EventBridge Scheduler starts one execution per schedule with the extract event o
   items and rounds left, then the transform once when ``landed_total`` is above 0.
 
 ``GANS_FANOUT_CONCURRENCY`` (the template's ``ExtractConcurrency``, also the Map's
-``MaxConcurrency``) is the number of workers the rate is shared by; ``GANS_FANOUT_MAX_BATCH_S``
+``MaxConcurrency``) is the most batches running at once, which share the rate; ``GANS_FANOUT_MAX_BATCH_S``
 (default 600) the API time a batch may plan. ``GANS_API_BASE_URLS`` and ``GANS_SPOOL_DIR`` as for
 the extract function.
 """
