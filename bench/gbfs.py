@@ -1,7 +1,7 @@
 """Bench item 7, GBFS: landing throughput of 15-minute snapshots and the incremental build after one new one.
 
 Workload: three operators in one city (Hamburg), one snapshot each every 15 minutes. The two
-operators the seed lists there (``dott_hamburg``, ``lime_hamburg``) get the real captures in
+operators the seed lists there (``dott-hamburg``, ``lime_hamburg``) get the real captures in
 ``../shared/captures/gbfs`` (Dott v2.3, 4,259 vehicles, 2.8 MB; Lime v1.0, 7,325 vehicles, 1.5 MB);
 the third (``bench_hamburg``, a row the bench adds to the seeded ``gbfs_systems`` table after
 ``dbt seed``, never to the seed file) gets the Dott capture again. Each snapshot is the capture
@@ -35,7 +35,7 @@ CAPTURES = PROJECT_ROOT.parent / "shared" / "captures" / "gbfs"
 DOTT = "dott_hamburg_free_bike_status_v2.3_2026-04-13T1816Z_web-dave.json"
 LIME = "lime_hamburg_free_bike_status_v1.0_2026-04-13T1822Z_web-dave.json"
 #: (system_id, capture) of the three operators
-SYSTEMS = (("dott_hamburg", DOTT), ("lime_hamburg", LIME), ("bench_hamburg", DOTT))
+SYSTEMS = (("dott-hamburg", DOTT), ("lime_hamburg", LIME), ("bench_hamburg", DOTT))
 PROFILES = {
     "full": {"history_days": 7, "history_vehicles": 500, "load_snapshots": 30},
     "quick": {"history_days": 1, "history_vehicles": 200, "load_snapshots": 9},
