@@ -1,0 +1,319 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='landing_id',
+        post_hook=[
+            "{{ ensure_index('ix_int_gbfs__vehicle_changes_landing', 'landing_id') }}",
+            "{{ ensure_index('ix_int_gbfs__vehicle_changes_loaded', 'loaded_at') }}",
+            "{{ ensure_index('ix_int_gbfs__vehicle_changes_hour', 'system_id, hour_utc') }}",
+            "{{ ensure_index('ix_int_gbfs__vehicle_changes_id', 'system_id, vehicle_id, change_kind') }}",
+        ],
+    )
+}}
+-- What changed between two consecutive fresh GBFS snapshots of a system, by vehicle id:
+-- one row per vehicle id that disappeared (in the earlier snapshot, not the later),
+-- appeared (in the later, not the earlier), or kept its id and moved at least var
+-- gbfs_trip_min_move_m metres (two rows: moved_from at the old place, moved_to at the
+-- new), plus one 'pair' row per pair (vehicle_id NULL) so pairs without change count.
+-- A pair is a snapshot and the latest fresh snapshot of the same system before it, at
+-- most var gbfs_flow_max_gap_minutes apart; its changes belong to the later snapshot's
+-- hour. Two facts for gbfs_trip_events, which classifies the changes:
+-- - is_reappearance: the appeared id disappeared before (an earlier row here): the
+--   operator reuses ids (static or resetting); the share of such appearances tells the
+--   system's id policy;
+-- - matched_vehicle_id: for a disappeared / appeared id, the appeared / disappeared id
+--   of the same pair closest to it within gbfs_trip_min_move_m, of the same form factor,
+--   when each is the other's closest (mutual nearest): an id rotated in place
+--   (dynamic ids), not a move.
+-- Cells: the var gbfs_cell_size_m grid at the city's latitude (the vehicle's own latitude,
+-- rounded to a degree, for a system the seed lacks: it is kept, with a NULL city).
+-- Vehicles without an id are not followed. Incremental: the fresh snapshots loaded since
+-- the newest held (minus the lookback) and not held yet, each with its predecessor; reads
+-- the staged vehicles of those two snapshots only (index on landing_id). A snapshot
+-- landed after its successor was paired does not re-pair the successor.
+with
+
+new_snapshots as (
+    select
+        snapshots.landing_id,
+        snapshots.system_id,
+        snapshots.snapshot_at_utc,
+        snapshots.hour_utc,
+        snapshots.loaded_at
+    from {{ ref('int_gbfs__snapshots') }} as snapshots
+    where
+        snapshots.is_stale = 0
+        {{ incremental_landing_filter('snapshots.loaded_at') }}  -- noqa: LT02
+        {{ gbfs_new_landing_rows('snapshots.landing_id') }}  -- noqa: LT02
+),
+
+with_previous as (
+    select
+        new_snapshots.*,
+        (
+            select previous.landing_id
+            from {{ ref('int_gbfs__snapshots') }} as previous
+            where
+                previous.system_id = new_snapshots.system_id
+                and previous.is_stale = 0
+                and previous.snapshot_at_utc >= timestampadd(
+                    minute, -{{ var('gbfs_flow_max_gap_minutes') }}, new_snapshots.snapshot_at_utc
+                )
+                and (
+                    previous.snapshot_at_utc < new_snapshots.snapshot_at_utc
+                    or (
+                        previous.snapshot_at_utc = new_snapshots.snapshot_at_utc
+                        and previous.landing_id < new_snapshots.landing_id
+                    )
+                )
+            order by previous.snapshot_at_utc desc, previous.landing_id desc
+            limit 1
+        ) as previous_landing_id
+    from new_snapshots
+),
+
+pairs as (
+    select
+        with_previous.*,
+        previous.snapshot_at_utc as previous_snapshot_at_utc
+    from with_previous
+    inner join {{ ref('int_gbfs__snapshots') }} as previous
+        on with_previous.previous_landing_id = previous.landing_id
+),
+
+later as (
+    select
+        vehicles.landing_id,
+        vehicles.vehicle_id,
+        min(vehicles.latitude) as latitude,
+        min(vehicles.longitude) as longitude,
+        min(vehicles.fuel_fraction) as fuel_fraction,
+        min(vehicles.form_factor) as form_factor
+    from {{ ref('stg_gbfs__vehicles') }} as vehicles
+    inner join pairs on vehicles.landing_id = pairs.landing_id
+    where vehicles.vehicle_id is not null
+    group by vehicles.landing_id, vehicles.vehicle_id
+),
+
+earlier as (
+    -- keyed by the later snapshot of the pair: one earlier snapshot may precede two later ones
+    select
+        pairs.landing_id,
+        vehicles.vehicle_id,
+        min(vehicles.latitude) as latitude,
+        min(vehicles.longitude) as longitude,
+        min(vehicles.fuel_fraction) as fuel_fraction,
+        min(vehicles.form_factor) as form_factor
+    from {{ ref('stg_gbfs__vehicles') }} as vehicles
+    inner join pairs on vehicles.landing_id = pairs.previous_landing_id
+    where vehicles.vehicle_id is not null
+    group by pairs.landing_id, vehicles.vehicle_id
+),
+
+changes as (
+    select
+        earlier.landing_id,
+        earlier.vehicle_id,
+        'disappeared' as change_kind,
+        earlier.latitude,
+        earlier.longitude,
+        earlier.fuel_fraction,
+        earlier.form_factor
+    from earlier
+    left join later
+        on
+            earlier.landing_id = later.landing_id
+            and earlier.vehicle_id = later.vehicle_id
+    where later.vehicle_id is null
+    union all
+    select
+        later.landing_id,
+        later.vehicle_id,
+        'appeared' as change_kind,
+        later.latitude,
+        later.longitude,
+        later.fuel_fraction,
+        later.form_factor
+    from later
+    left join earlier
+        on
+            later.landing_id = earlier.landing_id
+            and later.vehicle_id = earlier.vehicle_id
+    where earlier.vehicle_id is null
+    union all
+    select
+        later.landing_id,
+        later.vehicle_id,
+        moves.change_kind,
+        case moves.change_kind when 'moved_from' then earlier.latitude else later.latitude end as latitude,
+        case moves.change_kind when 'moved_from' then earlier.longitude else later.longitude end as longitude,
+        case moves.change_kind when 'moved_from' then earlier.fuel_fraction else later.fuel_fraction end
+            as fuel_fraction,
+        later.form_factor
+    from later
+    inner join earlier
+        on
+            later.landing_id = earlier.landing_id
+            and later.vehicle_id = earlier.vehicle_id
+    cross join (
+        select 'moved_from' as change_kind
+        union all
+        select 'moved_to' as change_kind
+    ) as moves
+    where
+        {{ gbfs_distance_m('earlier.latitude', 'earlier.longitude', 'later.latitude', 'later.longitude') }}
+        >= {{ var('gbfs_trip_min_move_m') }}
+),
+
+candidates as (
+    -- an id gone and an id new in the same pair, close and of the same form factor
+    select
+        gone.landing_id,
+        gone.vehicle_id as gone_id,
+        arrived.vehicle_id as new_id,
+        row_number() over (
+            partition by gone.landing_id, gone.vehicle_id
+            order by {{ gbfs_distance_m('gone.latitude', 'gone.longitude', 'arrived.latitude', 'arrived.longitude') }},
+            arrived.vehicle_id
+        ) as gone_rank,
+        row_number() over (
+            partition by arrived.landing_id, arrived.vehicle_id
+            order by {{ gbfs_distance_m('gone.latitude', 'gone.longitude', 'arrived.latitude', 'arrived.longitude') }},
+            gone.vehicle_id
+        ) as new_rank
+    from changes as gone
+    inner join changes as arrived
+        on
+            gone.landing_id = arrived.landing_id
+            and arrived.change_kind = 'appeared'
+            and gone.form_factor <=> arrived.form_factor
+            and abs(gone.latitude - arrived.latitude) * 111320 < {{ var('gbfs_trip_min_move_m') }}
+    where
+        gone.change_kind = 'disappeared'
+        and {{ gbfs_distance_m('gone.latitude', 'gone.longitude', 'arrived.latitude', 'arrived.longitude') }}
+        < {{ var('gbfs_trip_min_move_m') }}
+),
+
+matches as (
+    select
+        landing_id,
+        gone_id,
+        new_id
+    from candidates
+    where gone_rank = 1 and new_rank = 1
+),
+
+placed as (
+    select
+        pairs.landing_id,
+        pairs.previous_landing_id,
+        pairs.system_id,
+        pairs.snapshot_at_utc,
+        pairs.previous_snapshot_at_utc,
+        pairs.hour_utc,
+        pairs.loaded_at,
+        changes.change_kind,
+        changes.vehicle_id,
+        changes.latitude,
+        changes.longitude,
+        changes.fuel_fraction,
+        changes.form_factor,
+        coalesce(gone_match.new_id, new_match.gone_id) as matched_vehicle_id,
+        coalesce(cities.latitude, round(changes.latitude)) as reference_latitude,
+        systems.city_name
+    from pairs
+    inner join changes on pairs.landing_id = changes.landing_id
+    left join matches as gone_match
+        on
+            changes.change_kind = 'disappeared'
+            and changes.landing_id = gone_match.landing_id
+            and changes.vehicle_id = gone_match.gone_id
+    left join matches as new_match
+        on
+            changes.change_kind = 'appeared'
+            and changes.landing_id = new_match.landing_id
+            and changes.vehicle_id = new_match.new_id
+    left join {{ ref('gbfs_systems') }} as systems
+        on pairs.system_id = systems.system_id
+    left join {{ ref('tracked_cities') }} as cities
+        on systems.city_name = cities.city_name
+),
+
+reappeared as (
+    -- appeared ids that disappeared in an earlier pair of the system (held, or in this batch)
+    select distinct
+        placed.landing_id,
+        placed.vehicle_id
+    from placed
+    inner join (
+        {%- if is_incremental() %}
+            select
+                system_id,
+                vehicle_id,
+                snapshot_at_utc
+            from {{ this }}
+            where change_kind = 'disappeared'
+            union all
+        {%- endif %}
+        select
+            system_id,
+            vehicle_id,
+            snapshot_at_utc
+        from placed
+        where change_kind = 'disappeared'
+    ) as gone
+        on
+            placed.system_id = gone.system_id
+            and placed.vehicle_id = gone.vehicle_id
+            and gone.snapshot_at_utc < placed.snapshot_at_utc
+    where placed.change_kind = 'appeared'
+)
+
+select
+    placed.landing_id,
+    placed.previous_landing_id,
+    {{ as_text('placed.system_id') }} as system_id,
+    placed.city_name,
+    placed.snapshot_at_utc,
+    placed.previous_snapshot_at_utc,
+    placed.hour_utc,
+    {{ as_text('placed.change_kind') }} as change_kind,
+    {{ as_text('placed.vehicle_id') }} as vehicle_id,
+    placed.latitude,
+    placed.longitude,
+    {{ gbfs_cell_row('placed.latitude') }} as cell_row,
+    {{ gbfs_cell_col('placed.longitude', 'placed.reference_latitude') }} as cell_col,
+    placed.fuel_fraction,
+    {{ as_text('placed.form_factor') }} as form_factor,
+    {{ as_text('placed.matched_vehicle_id') }} as matched_vehicle_id,
+    case when reappeared.vehicle_id is null then 0 else 1 end as is_reappearance,
+    placed.loaded_at
+from placed
+left join reappeared
+    on
+        placed.landing_id = reappeared.landing_id
+        and placed.vehicle_id = reappeared.vehicle_id
+union all
+select
+    pairs.landing_id,
+    pairs.previous_landing_id,
+    {{ as_text('pairs.system_id') }} as system_id,
+    systems.city_name,
+    pairs.snapshot_at_utc,
+    pairs.previous_snapshot_at_utc,
+    pairs.hour_utc,
+    {{ as_text("'pair'") }} as change_kind,
+    {{ as_text('null') }} as vehicle_id,
+    null as latitude,
+    null as longitude,
+    null as cell_row,
+    null as cell_col,
+    null as fuel_fraction,
+    {{ as_text('null') }} as form_factor,
+    {{ as_text('null') }} as matched_vehicle_id,
+    0 as is_reappearance,
+    pairs.loaded_at
+from pairs
+left join {{ ref('gbfs_systems') }} as systems
+    on pairs.system_id = systems.system_id

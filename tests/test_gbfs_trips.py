@@ -1,0 +1,153 @@
+"""Trip inference (int_gbfs__vehicle_changes, gbfs_trip_events) against known truth, on a real MariaDB.
+
+Simulated fleets (tests/gbfs_simulator.py), one per id policy, are landed through the real GBFS
+parser and Loader, then built by dbt twice (half the snapshots, then the rest: the incremental
+path); the inferred trips per cell and hour are compared with the simulated ones. Then the real
+consecutive captures of ../shared/captures/gbfs (TIER Wolfsburg, five snapshots five minutes apart).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+from dbt_helpers import land
+from gbfs_simulator import POLICIES, VEHICLE_TYPES, Simulator, Snapshot
+
+from extract import db
+from extract.response import Response
+from extract.settings import Settings
+from extract.sources.gbfs import GBFS
+from transform.dbt_runner import run_dbt
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+SELECT = "tracked_cities gbfs_systems +gbfs_trip_events"
+# a system the seed lacks: its grid uses the vehicles' latitude rounded to a degree
+SIM_LAT, SIM_LON = 52.5244, 13.4105
+
+
+def _row(feed: str, payload: dict, system_id: str, fetched_at: datetime):
+    body = json.dumps(payload).encode()
+    response = Response("gbfs", {"system_id": system_id, "feed": feed}, "GET", "https://x", {}, fetched_at, 200, "", body)
+    (row,) = GBFS.parse(response)
+    return row
+
+
+def _q(settings: Settings, sql: str) -> list[tuple]:
+    conn = db.connect(settings, "analyst", database=settings.marts_database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def _ceil(at: datetime, start: datetime, minutes: int) -> datetime:
+    """The first snapshot time at or after ``at`` (the snapshot that first shows the change)."""
+    steps = -(-(at - start).total_seconds() // (minutes * 60))
+    return start + timedelta(minutes=minutes * steps)
+
+
+def _truth(sim: Simulator, snapshots: list[Snapshot], truth) -> tuple[Counter, Counter]:
+    """Trip starts and ends per (cell_row, cell_col, hour UTC naive) as the snapshots can show them."""
+    last = snapshots[-1].at
+    starts, ends = Counter(), Counter()
+    for trip in truth.trips + []:
+        seen = _ceil(trip["start_at"], sim.start, sim.interval_min)
+        if sim.start < seen <= last:
+            starts[(*sim.grid.cell(trip["start_lat"], trip["start_lon"]), _hour(seen))] += 1
+    for trip in truth.trips:
+        seen = _ceil(trip["end_at"], sim.start, sim.interval_min)
+        if sim.start < seen <= last:
+            ends[(*sim.grid.cell(trip["end_lat"], trip["end_lon"]), _hour(seen))] += 1
+    return starts, ends
+
+
+def _hour(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+
+
+def r_squared(truth: Counter, inferred: Counter) -> float:
+    """Coefficient of determination of ``inferred`` as a prediction of ``truth`` over all keys of either."""
+    keys = set(truth) | set(inferred)
+    mean = sum(truth[k] for k in keys) / len(keys)
+    total = sum((truth[k] - mean) ** 2 for k in keys)
+    residual = sum((truth[k] - inferred[k]) ** 2 for k in keys)
+    return 1 - residual / total
+
+
+@pytest.fixture(scope="module")
+def simulated(mariadb, tmp_path_factory):
+    """Each policy's simulation landed and built (two incremental builds); per policy: sim, snapshots, truth."""
+    settings = Settings()
+    db.bootstrap(settings, reset=True)
+    runs = {}
+    for k, policy in enumerate(POLICIES):
+        sim = Simulator(policy=policy, seed=11 + k, ref_lat=round(SIM_LAT), lat=SIM_LAT, lon=SIM_LON)
+        snapshots, truth = sim.run()
+        runs[policy] = (sim, snapshots, truth)
+    paths = tmp_path_factory.mktemp("dbt_trips")
+    kwargs = {"target_path": paths / "target", "log_path": paths / "logs", "profiles_dir": paths / "profiles"}
+    for half in (0, 1):
+        rows = []
+        for policy, (sim, snapshots, _) in runs.items():
+            system_id = f"sim-{policy}"
+            if half == 0:
+                rows.append(_row("vehicle_types", VEHICLE_TYPES, system_id, sim.start))
+            middle = len(snapshots) // 2
+            for snap in snapshots[:middle] if half == 0 else snapshots[middle:]:
+                rows.append(_row("free_bike_status", snap.payload, system_id, snap.at + timedelta(seconds=5)))
+        assert land(settings, rows) == len(rows)
+        result = run_dbt(["build", "-s", SELECT, "--vars", "{test_window_hours: 0}"], settings, **kwargs)
+        assert result.success, [
+            (r.node.name, r.status, r.message) for r in result.result.results if r.status not in ("success", "pass")
+        ]
+    return {"settings": settings, "runs": runs}
+
+
+def _inferred(settings, system_id: str) -> dict[str, Counter]:
+    out = {name: Counter() for name in ("trips_started", "trips_ended", "vehicles_deployed", "vehicles_removed")}
+    for row in _q(
+        settings,
+        "select cell_row, cell_col, hour_utc, trips_started, trips_ended, vehicles_deployed, vehicles_removed"
+        f" from gbfs_trip_events where system_id = '{system_id}'",
+    ):
+        for name, value in zip(out, row[3:], strict=True):
+            out[name][(row[0], row[1], row[2])] += int(value)
+    return out
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_inferred_trips_match_the_simulated_ones(simulated, policy):
+    settings = simulated["settings"]
+    sim, snapshots, truth = simulated["runs"][policy]
+    inferred = _inferred(settings, f"sim-{policy}")
+    starts, ends = _truth(sim, snapshots, truth)
+    r2_starts, r2_ends = r_squared(starts, inferred["trips_started"]), r_squared(ends, inferred["trips_ended"])
+    hourly = {}
+    for name, true, got in (("starts", starts, inferred["trips_started"]), ("ends", ends, inferred["trips_ended"])):
+        per_hour_true, per_hour_got = Counter(), Counter()
+        for (_, _, hour), n in true.items():
+            per_hour_true[hour] += n
+        for (_, _, hour), n in got.items():
+            per_hour_got[hour] += n
+        hourly[name] = {h: (per_hour_true[h], per_hour_got[h]) for h in sorted(per_hour_true)}
+    report = f"{policy}: R² starts {r2_starts:.3f} ends {r2_ends:.3f}; hourly (true, inferred) {hourly}"
+    print(report)
+    assert r2_starts >= 0.9 and r2_ends >= 0.9, report
+    for pairs in hourly.values():
+        for true, got in pairs.values():
+            assert abs(got - true) <= 0.1 * true, report
+    # rebalancing batches are the operator's, not trips: deployed and removed about as simulated
+    deployed, removed = sum(inferred["vehicles_deployed"].values()), sum(inferred["vehicles_removed"].values())
+    true_deployed = sum(1 for d in truth.deployed if sim.start < d["at"] <= snapshots[-1].at)
+    true_removed = sum(1 for d in truth.removed if sim.start < d["at"] <= snapshots[-1].at)
+    assert abs(deployed - true_deployed) <= max(3, 0.25 * true_deployed), (deployed, true_deployed)
+    assert abs(removed - true_removed) <= max(3, 0.5 * true_removed), (removed, true_removed)
+    policies = _q(settings, f"select distinct id_policy, city_name from gbfs_trip_events where system_id = 'sim-{policy}'")
+    expected = "persistent" if policy in ("static", "resetting") else "dynamic"
+    assert [p[0] for p in policies] == [expected] and policies[0][1] is None  # not in the seed: kept, no city
