@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -195,7 +194,7 @@ class Simulator:
             if v.busy_until is not None and v.busy_until <= now:
                 if v.trip is not None:  # a ride ends where it was going
                     v.lat, v.lon = v.trip["end_lat"], v.trip["end_lon"]
-                    truth.trips.append(v.trip)
+                    pass  # in truth.trips since it started
                 else:  # back from charging
                     v.lat, v.lon = self.grid.point(*self.rng.choice(self.cells), self.rng)
                     v.fuel = 1.0
@@ -229,6 +228,7 @@ class Simulator:
                     "end_lat": end_lat,
                     "end_lon": end_lon,
                 }
+                truth.trips.append(v.trip)  # from its start: rides still going at the end count as started
                 v.fuel = max(v.fuel - minutes * self.fuel_per_minute, 0.0)
                 v.busy_until = v.trip["end_at"]
 

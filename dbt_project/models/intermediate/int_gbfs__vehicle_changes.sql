@@ -7,7 +7,7 @@
             "{{ ensure_index('ix_int_gbfs__vehicle_changes_landing', 'landing_id') }}",
             "{{ ensure_index('ix_int_gbfs__vehicle_changes_loaded', 'loaded_at') }}",
             "{{ ensure_index('ix_int_gbfs__vehicle_changes_hour', 'system_id, hour_utc') }}",
-            "{{ ensure_index('ix_int_gbfs__vehicle_changes_id', 'system_id, vehicle_id, change_kind') }}",
+            "{{ ensure_index('ix_int_gbfs__vehicle_changes_id', 'system_id, vehicle_id(100), change_kind') }}",
         ],
     )
 }}
@@ -23,9 +23,11 @@
 --   operator reuses ids (static or resetting); the share of such appearances tells the
 --   system's id policy;
 -- - matched_vehicle_id: for a disappeared / appeared id, the appeared / disappeared id
---   of the same pair closest to it within gbfs_trip_min_move_m, of the same form factor,
---   when each is the other's closest (mutual nearest): an id rotated in place
---   (dynamic ids), not a move.
+--   of the same pair closest to it within var gbfs_relabel_max_m, of the same form factor,
+--   when each is the other's closest (mutual nearest): an id rotated in place, not a
+--   move (used for systems that rotate ids at every refresh);
+-- - on the 'pair' row, vehicles_before (vehicles staged in the earlier snapshot): with
+--   the pair's disappearances, the share of ids kept (ids rotated at every refresh: none).
 -- Cells: the var gbfs_cell_size_m grid at the city's latitude (the vehicle's own latitude,
 -- rounded to a degree, for a system the seed lacks: it is kept, with a NULL city).
 -- Vehicles without an id are not followed. Incremental: the fresh snapshots loaded since
@@ -69,14 +71,15 @@ with_previous as (
                 )
             order by previous.snapshot_at_utc desc, previous.landing_id desc
             limit 1
-        ) as previous_landing_id
+        ) as previous_landing_id  -- noqa: ST05
     from new_snapshots
 ),
 
 pairs as (
     select
         with_previous.*,
-        previous.snapshot_at_utc as previous_snapshot_at_utc
+        previous.snapshot_at_utc as previous_snapshot_at_utc,
+        previous.vehicles_staged as vehicles_before
     from with_previous
     inner join {{ ref('int_gbfs__snapshots') }} as previous
         on with_previous.previous_landing_id = previous.landing_id
@@ -188,11 +191,11 @@ candidates as (
             gone.landing_id = arrived.landing_id
             and arrived.change_kind = 'appeared'
             and gone.form_factor <=> arrived.form_factor
-            and abs(gone.latitude - arrived.latitude) * 111320 < {{ var('gbfs_trip_min_move_m') }}
+            and abs(gone.latitude - arrived.latitude) * 111320 < {{ var('gbfs_relabel_max_m') }}
     where
         gone.change_kind = 'disappeared'
         and {{ gbfs_distance_m('gone.latitude', 'gone.longitude', 'arrived.latitude', 'arrived.longitude') }}
-        < {{ var('gbfs_trip_min_move_m') }}
+        < {{ var('gbfs_relabel_max_m') }}
 ),
 
 matches as (
@@ -240,34 +243,40 @@ placed as (
         on systems.city_name = cities.city_name
 ),
 
-reappeared as (
-    -- appeared ids that disappeared in an earlier pair of the system (held, or in this batch)
-    select distinct
-        placed.landing_id,
-        placed.vehicle_id
+earlier_gone as (
+    -- per change, whether the same id disappeared in an earlier pair of this batch (a running
+    -- max over the id's changes in time order: a sort, not a self-join)
+    select
+        placed.*,
+        max(case when placed.change_kind = 'disappeared' then 1 else 0 end) over (
+            partition by placed.system_id, placed.vehicle_id
+            order by placed.snapshot_at_utc, placed.landing_id
+            rows between unbounded preceding and 1 preceding
+        ) as gone_before
     from placed
-    inner join (
-        {%- if is_incremental() %}
-            select
-                system_id,
-                vehicle_id,
-                snapshot_at_utc
-            from {{ this }}
-            where change_kind = 'disappeared'
-            union all
-        {%- endif %}
-        select
-            system_id,
-            vehicle_id,
-            snapshot_at_utc
-        from placed
-        where change_kind = 'disappeared'
-    ) as gone
-        on
-            placed.system_id = gone.system_id
-            and placed.vehicle_id = gone.vehicle_id
-            and gone.snapshot_at_utc < placed.snapshot_at_utc
-    where placed.change_kind = 'appeared'
+),
+
+flagged as (
+    -- an appeared id that disappeared earlier: in this batch or among the rows held (index on the id)
+    select
+        earlier_gone.*,
+        case
+            when earlier_gone.change_kind <> 'appeared' then 0
+            when coalesce(earlier_gone.gone_before, 0) = 1 then 1
+            {%- if is_incremental() %}
+                when exists (
+                    select 1
+                    from {{ this }} as held
+                    where
+                        held.system_id = earlier_gone.system_id
+                        and held.vehicle_id = earlier_gone.vehicle_id
+                        and held.change_kind = 'disappeared'
+                        and held.snapshot_at_utc < earlier_gone.snapshot_at_utc
+                ) then 1
+            {%- endif %}
+            else 0
+        end as is_reappearance
+    from earlier_gone
 )
 
 select
@@ -287,13 +296,10 @@ select
     placed.fuel_fraction,
     {{ as_text('placed.form_factor') }} as form_factor,
     {{ as_text('placed.matched_vehicle_id') }} as matched_vehicle_id,
-    case when reappeared.vehicle_id is null then 0 else 1 end as is_reappearance,
+    placed.is_reappearance,
+    null as vehicles_before,
     placed.loaded_at
-from placed
-left join reappeared
-    on
-        placed.landing_id = reappeared.landing_id
-        and placed.vehicle_id = reappeared.vehicle_id
+from flagged as placed
 union all
 select
     pairs.landing_id,
@@ -313,6 +319,7 @@ select
     {{ as_text('null') }} as form_factor,
     {{ as_text('null') }} as matched_vehicle_id,
     0 as is_reappearance,
+    cast(pairs.vehicles_before as signed) as vehicles_before,
     pairs.loaded_at
 from pairs
 left join {{ ref('gbfs_systems') }} as systems

@@ -14,13 +14,15 @@
 -- factor x UTC hour (with the city's local date and hour), after Xu et al. 2022 (TRR,
 -- arXiv 2010.12006), from the changes between consecutive fresh snapshots
 -- (int_gbfs__vehicle_changes). Rules, in order, per change of a pair:
---  1. id policy of the system, over the appearances of the hours built and the
---     var gbfs_id_policy_hours before: 'persistent' (static or resetting ids) when at
---     least var gbfs_persistent_id_share of them are ids that disappeared before,
---     'dynamic' otherwise (ids rotated, never seen again);
---  2. dynamic ids: an id gone and an id new in the same pair, mutual nearest within
---     gbfs_trip_min_move_m and of the same form factor, are one vehicle relabelled: no
---     event (persistent ids: both count, a vehicle leaving and another arriving);
+--  1. id policy of the system, over the changes of the hours built and the var
+--     gbfs_id_policy_hours before: 'persistent' (static or resetting ids) when at least
+--     var gbfs_persistent_id_share of the appearances are ids that disappeared before;
+--     else 'rotating' when the pairs kept fewer than half of the earlier snapshot's ids
+--     (ids rotated at every refresh); else 'dynamic' (ids rotated after each trip);
+--  2. rotating ids: an id gone and an id new matched in place (int_gbfs__vehicle_changes:
+--     mutual nearest within gbfs_relabel_max_m, then k-th with k-th in one
+--     gbfs_batch_spot_m square) are one parked vehicle relabelled: no event (other
+--     policies: both count, a vehicle leaving and another arriving);
 --  3. a kept id that moved >= gbfs_trip_min_move_m: a trip started at the old place and
 --     ended at the new (a ride shorter than the snapshot interval);
 --  4. batch: >= gbfs_batch_min_vehicles appearances (disappearances) left by rules 2-3 in
@@ -54,25 +56,33 @@ span as (
     group by system_id
 ),
 
-policies as (
+policy_facts as (
     select
         changes.system_id,
-        count(*) as appearances,
+        sum(case when changes.change_kind = 'appeared' then 1 else 0 end) as appearances,
         sum(changes.is_reappearance) as reappearances,
-        case
-            when sum(changes.is_reappearance) >= {{ var('gbfs_persistent_id_share') }} * count(*)
-                and sum(changes.is_reappearance) > 0
-                then 'persistent'
-            else 'dynamic'
-        end as id_policy
+        sum(changes.vehicles_before) as vehicles_before,
+        sum(case when changes.change_kind = 'disappeared' then 1 else 0 end) as disappearances
     from {{ ref('int_gbfs__vehicle_changes') }} as changes
     inner join span
         on
             changes.system_id = span.system_id
             and changes.hour_utc >= timestampadd(hour, -{{ policy_hours }}, span.first_hour_utc)
             and changes.hour_utc <= span.last_hour_utc
-    where changes.change_kind = 'appeared'
+    where changes.change_kind in ('appeared', 'disappeared', 'pair')
     group by changes.system_id
+),
+
+policies as (
+    select
+        system_id,
+        case
+            when reappearances > 0 and reappearances >= {{ var('gbfs_persistent_id_share') }} * appearances
+                then 'persistent'
+            when vehicles_before > 0 and disappearances > 0.5 * vehicles_before then 'rotating'
+            else 'dynamic'
+        end as id_policy
+    from policy_facts
 ),
 
 rows_built as (
@@ -87,16 +97,48 @@ rows_built as (
     left join policies on changes.system_id = policies.system_id
 ),
 
-kept as (
-    -- rule 2: relabelled dynamic ids are no event
+spotted as (
     select
         *,
         floor(latitude * 111320 / {{ var('gbfs_batch_spot_m') }}) as spot_row,
         floor(longitude * 111320 * cos(radians(latitude)) / {{ var('gbfs_batch_spot_m') }}) as spot_col
     from rows_built
+    where change_kind <> 'pair'
+),
+
+in_place as (
+    -- rotating ids left by the mutual-nearest match: in a pile (a hub, a fresh batch) nearest
+    -- neighbours are not mutual, so within one spot the k-th id gone cancels the k-th id new
+    select
+        *,
+        row_number() over (
+            partition by landing_id, change_kind, spot_row, spot_col, form_factor, matched_vehicle_id is null
+            order by vehicle_id
+        ) as spot_rank,
+        sum(
+            case
+                when change_kind = 'appeared' and matched_vehicle_id is null then 1 else 0
+            end
+        ) over (partition by landing_id, spot_row, spot_col, form_factor) as spot_appeared,
+        sum(
+            case
+                when change_kind = 'disappeared' and matched_vehicle_id is null then 1 else 0
+            end
+        ) over (partition by landing_id, spot_row, spot_col, form_factor) as spot_disappeared
+    from spotted
+),
+
+kept as (
+    -- rule 2: ids rotated in place are no event
+    select *
+    from in_place
     where
-        change_kind <> 'pair'
-        and not (id_policy = 'dynamic' and matched_vehicle_id is not null)
+        id_policy <> 'rotating'
+        or change_kind in ('moved_from', 'moved_to')
+        or (
+            matched_vehicle_id is null
+            and spot_rank > case change_kind when 'appeared' then spot_disappeared else spot_appeared end
+        )
 ),
 
 batched as (
@@ -122,7 +164,7 @@ classified as (
             when change_kind = 'appeared' and fuel_fraction >= {{ var('gbfs_charged_fuel_fraction') }} then 'deployed'
             when change_kind = 'disappeared' then 'trip_started'
             else 'trip_ended'
-        end as event
+        end as event_kind
     from batched
 ),
 
@@ -145,10 +187,10 @@ cells as (
         cell_row,
         cell_col,
         coalesce(form_factor, 'unknown') as form_factor,
-        sum(case when event = 'trip_started' then 1 else 0 end) as trips_started,
-        sum(case when event = 'trip_ended' then 1 else 0 end) as trips_ended,
-        sum(case when event = 'deployed' then 1 else 0 end) as vehicles_deployed,
-        sum(case when event = 'removed' then 1 else 0 end) as vehicles_removed
+        sum(case when event_kind = 'trip_started' then 1 else 0 end) as trips_started,
+        sum(case when event_kind = 'trip_ended' then 1 else 0 end) as trips_ended,
+        sum(case when event_kind = 'deployed' then 1 else 0 end) as vehicles_deployed,
+        sum(case when event_kind = 'removed' then 1 else 0 end) as vehicles_removed
     from classified
     group by system_id, hour_utc, cell_row, cell_col, coalesce(form_factor, 'unknown')
 )
