@@ -36,137 +36,106 @@
 -- landed after its successor was paired does not re-pair the successor.
 with
 
-new_snapshots as (
-    select
-        snapshots.landing_id,
-        snapshots.system_id,
-        snapshots.snapshot_at_utc,
-        snapshots.hour_utc,
-        snapshots.loaded_at
-    from {{ ref('int_gbfs__snapshots') }} as snapshots
-    where
-        snapshots.is_stale = 0
-        {{ incremental_landing_filter('snapshots.loaded_at') }}  -- noqa: LT02
-        {{ gbfs_new_landing_rows('snapshots.landing_id') }}  -- noqa: LT02
-),
-
-with_previous as (
-    select
-        new_snapshots.*,
-        (
-            select previous.landing_id
-            from {{ ref('int_gbfs__snapshots') }} as previous
-            where
-                previous.system_id = new_snapshots.system_id
-                and previous.is_stale = 0
-                and previous.snapshot_at_utc >= timestampadd(
-                    minute, -{{ var('gbfs_flow_max_gap_minutes') }}, new_snapshots.snapshot_at_utc
-                )
-                and (
-                    previous.snapshot_at_utc < new_snapshots.snapshot_at_utc
-                    or (
-                        previous.snapshot_at_utc = new_snapshots.snapshot_at_utc
-                        and previous.landing_id < new_snapshots.landing_id
-                    )
-                )
-            order by previous.snapshot_at_utc desc, previous.landing_id desc
-            limit 1
-        ) as previous_landing_id  -- noqa: ST05
-    from new_snapshots
-),
-
 pairs as (
-    select
-        with_previous.*,
-        previous.snapshot_at_utc as previous_snapshot_at_utc,
-        previous.vehicles_staged as vehicles_before
-    from with_previous
-    inner join {{ ref('int_gbfs__snapshots') }} as previous
-        on with_previous.previous_landing_id = previous.landing_id
+    select snapshot_pairs.*
+    from {{ ref('int_gbfs__snapshot_pairs') }} as snapshot_pairs
+    where 1 = 1
+        {{ incremental_landing_filter('snapshot_pairs.loaded_at') }}  -- noqa: LT02
+        {{ gbfs_new_landing_rows('snapshot_pairs.landing_id') }}  -- noqa: LT02
 ),
 
-later as (
-    select
-        vehicles.landing_id,
-        vehicles.vehicle_id,
-        min(vehicles.latitude) as latitude,
-        min(vehicles.longitude) as longitude,
-        min(vehicles.fuel_fraction) as fuel_fraction,
-        min(vehicles.form_factor) as form_factor
-    from {{ ref('stg_gbfs__vehicles') }} as vehicles
-    inner join pairs on vehicles.landing_id = pairs.landing_id
-    where vehicles.vehicle_id is not null
-    group by vehicles.landing_id, vehicles.vehicle_id
-),
-
-earlier as (
-    -- keyed by the later snapshot of the pair: one earlier snapshot may precede two later ones
+later_side as (
     select
         pairs.landing_id,
         vehicles.vehicle_id,
-        min(vehicles.latitude) as latitude,
-        min(vehicles.longitude) as longitude,
-        min(vehicles.fuel_fraction) as fuel_fraction,
-        min(vehicles.form_factor) as form_factor
-    from {{ ref('stg_gbfs__vehicles') }} as vehicles
-    inner join pairs on vehicles.landing_id = pairs.previous_landing_id
+        1 as side,
+        vehicles.latitude,
+        vehicles.longitude,
+        vehicles.fuel_fraction,
+        vehicles.form_factor
+    from pairs
+    inner join {{ ref('stg_gbfs__vehicles') }} as vehicles
+        on pairs.landing_id = vehicles.landing_id
     where vehicles.vehicle_id is not null
-    group by pairs.landing_id, vehicles.vehicle_id
+),
+
+earlier_side as (
+    -- keyed by the pair's later snapshot: one earlier snapshot may precede two later ones
+    select
+        pairs.landing_id,
+        vehicles.vehicle_id,
+        0 as side,
+        vehicles.latitude,
+        vehicles.longitude,
+        vehicles.fuel_fraction,
+        vehicles.form_factor
+    from pairs
+    inner join {{ ref('stg_gbfs__vehicles') }} as vehicles
+        on pairs.previous_landing_id = vehicles.landing_id
+    where vehicles.vehicle_id is not null
+),
+
+sides as (
+    select * from later_side
+    union all
+    select * from earlier_side
+),
+
+per_id as (
+    -- one row per pair and id: grouped, not joined (an anti-join of two unindexed
+    -- derived tables is quadratic in the fleet)
+    select
+        landing_id,
+        vehicle_id,
+        min(side) as first_side,
+        max(side) as last_side,
+        min(case when side = 0 then latitude end) as latitude_before,
+        min(case when side = 0 then longitude end) as longitude_before,
+        min(case when side = 0 then fuel_fraction end) as fuel_before,
+        min(case when side = 1 then latitude end) as latitude_after,
+        min(case when side = 1 then longitude end) as longitude_after,
+        min(case when side = 1 then fuel_fraction end) as fuel_after,
+        coalesce(
+            min(case when side = 1 then form_factor end), min(case when side = 0 then form_factor end)
+        ) as form_factor
+    from sides
+    group by landing_id, vehicle_id
 ),
 
 changes as (
     select
-        earlier.landing_id,
-        earlier.vehicle_id,
-        'disappeared' as change_kind,
-        earlier.latitude,
-        earlier.longitude,
-        earlier.fuel_fraction,
-        earlier.form_factor
-    from earlier
-    left join later
-        on
-            earlier.landing_id = later.landing_id
-            and earlier.vehicle_id = later.vehicle_id
-    where later.vehicle_id is null
-    union all
-    select
-        later.landing_id,
-        later.vehicle_id,
-        'appeared' as change_kind,
-        later.latitude,
-        later.longitude,
-        later.fuel_fraction,
-        later.form_factor
-    from later
-    left join earlier
-        on
-            later.landing_id = earlier.landing_id
-            and later.vehicle_id = earlier.vehicle_id
-    where earlier.vehicle_id is null
-    union all
-    select
-        later.landing_id,
-        later.vehicle_id,
-        moves.change_kind,
-        case moves.change_kind when 'moved_from' then earlier.latitude else later.latitude end as latitude,
-        case moves.change_kind when 'moved_from' then earlier.longitude else later.longitude end as longitude,
-        case moves.change_kind when 'moved_from' then earlier.fuel_fraction else later.fuel_fraction end
-            as fuel_fraction,
-        later.form_factor
-    from later
-    inner join earlier
-        on
-            later.landing_id = earlier.landing_id
-            and later.vehicle_id = earlier.vehicle_id
-    cross join (
+        per_id.landing_id,
+        per_id.vehicle_id,
+        kinds.change_kind,
+        case when kinds.change_kind in ('disappeared', 'moved_from') then per_id.latitude_before
+            else per_id.latitude_after end as latitude,
+        case when kinds.change_kind in ('disappeared', 'moved_from') then per_id.longitude_before
+            else per_id.longitude_after end as longitude,
+        case when kinds.change_kind in ('disappeared', 'moved_from') then per_id.fuel_before
+            else per_id.fuel_after end as fuel_fraction,
+        per_id.form_factor
+    from per_id
+    inner join (
+        select 'disappeared' as change_kind
+        union all
+        select 'appeared' as change_kind
+        union all
         select 'moved_from' as change_kind
         union all
         select 'moved_to' as change_kind
-    ) as moves
-    where
-        {{ gbfs_distance_m('earlier.latitude', 'earlier.longitude', 'later.latitude', 'later.longitude') }}
-        >= {{ var('gbfs_trip_min_move_m') }}
+    ) as kinds
+        on
+            (kinds.change_kind = 'disappeared' and per_id.last_side = 0)
+            or (kinds.change_kind = 'appeared' and per_id.first_side = 1)
+            or (
+                kinds.change_kind in ('moved_from', 'moved_to')
+                and per_id.first_side = 0
+                and per_id.last_side = 1
+                and {{ gbfs_distance_m(
+                    'per_id.latitude_before', 'per_id.longitude_before',
+                    'per_id.latitude_after', 'per_id.longitude_after'
+                ) }} >= {{ var('gbfs_trip_min_move_m') }}
+            )
 ),
 
 candidates as (
