@@ -102,28 +102,36 @@ per_id as (
     group by landing_id, vehicle_id
 ),
 
+kinds as (
+    select 'disappeared' as change_kind
+    union all
+    select 'appeared' as change_kind
+    union all
+    select 'moved_from' as change_kind
+    union all
+    select 'moved_to' as change_kind
+),
+
 changes as (
     select
         per_id.landing_id,
         per_id.vehicle_id,
         kinds.change_kind,
-        case when kinds.change_kind in ('disappeared', 'moved_from') then per_id.latitude_before
-            else per_id.latitude_after end as latitude,
-        case when kinds.change_kind in ('disappeared', 'moved_from') then per_id.longitude_before
-            else per_id.longitude_after end as longitude,
-        case when kinds.change_kind in ('disappeared', 'moved_from') then per_id.fuel_before
-            else per_id.fuel_after end as fuel_fraction,
-        per_id.form_factor
+        per_id.form_factor,
+        case
+            when kinds.change_kind in ('disappeared', 'moved_from') then per_id.latitude_before
+            else per_id.latitude_after
+        end as latitude,
+        case
+            when kinds.change_kind in ('disappeared', 'moved_from') then per_id.longitude_before
+            else per_id.longitude_after
+        end as longitude,
+        case
+            when kinds.change_kind in ('disappeared', 'moved_from') then per_id.fuel_before
+            else per_id.fuel_after
+        end as fuel_fraction
     from per_id
-    inner join (
-        select 'disappeared' as change_kind
-        union all
-        select 'appeared' as change_kind
-        union all
-        select 'moved_from' as change_kind
-        union all
-        select 'moved_to' as change_kind
-    ) as kinds
+    inner join kinds
         on
             (kinds.change_kind = 'disappeared' and per_id.last_side = 0)
             or (kinds.change_kind = 'appeared' and per_id.first_side = 1)
@@ -132,28 +140,19 @@ changes as (
                 and per_id.first_side = 0
                 and per_id.last_side = 1
                 and {{ gbfs_distance_m(
-                    'per_id.latitude_before', 'per_id.longitude_before',
-                    'per_id.latitude_after', 'per_id.longitude_after'
+                    'per_id.latitude_before', 'per_id.longitude_before', 'per_id.latitude_after', 'per_id.longitude_after'
                 ) }} >= {{ var('gbfs_trip_min_move_m') }}
             )
 ),
 
-candidates as (
+close_pairs as (
     -- an id gone and an id new in the same pair, close and of the same form factor
     select
         gone.landing_id,
         gone.vehicle_id as gone_id,
         arrived.vehicle_id as new_id,
-        row_number() over (
-            partition by gone.landing_id, gone.vehicle_id
-            order by {{ gbfs_distance_m('gone.latitude', 'gone.longitude', 'arrived.latitude', 'arrived.longitude') }},
-            arrived.vehicle_id
-        ) as gone_rank,
-        row_number() over (
-            partition by arrived.landing_id, arrived.vehicle_id
-            order by {{ gbfs_distance_m('gone.latitude', 'gone.longitude', 'arrived.latitude', 'arrived.longitude') }},
-            gone.vehicle_id
-        ) as new_rank
+        {{ gbfs_distance_m('gone.latitude', 'gone.longitude', 'arrived.latitude', 'arrived.longitude') }}
+            as distance_m
     from changes as gone
     inner join changes as arrived
         on
@@ -161,10 +160,18 @@ candidates as (
             and arrived.change_kind = 'appeared'
             and gone.form_factor <=> arrived.form_factor
             and abs(gone.latitude - arrived.latitude) * 111320 < {{ var('gbfs_relabel_max_m') }}
-    where
-        gone.change_kind = 'disappeared'
-        and {{ gbfs_distance_m('gone.latitude', 'gone.longitude', 'arrived.latitude', 'arrived.longitude') }}
-        < {{ var('gbfs_relabel_max_m') }}
+    where gone.change_kind = 'disappeared'
+),
+
+candidates as (
+    select
+        landing_id,
+        gone_id,
+        new_id,
+        row_number() over (partition by landing_id, gone_id order by distance_m, new_id) as gone_rank,
+        row_number() over (partition by landing_id, new_id order by distance_m, gone_id) as new_rank
+    from close_pairs
+    where distance_m < {{ var('gbfs_relabel_max_m') }}
 ),
 
 matches as (
@@ -191,9 +198,9 @@ placed as (
         changes.longitude,
         changes.fuel_fraction,
         changes.form_factor,
+        systems.city_name,
         coalesce(gone_match.new_id, new_match.gone_id) as matched_vehicle_id,
-        coalesce(cities.latitude, round(changes.latitude)) as reference_latitude,
-        systems.city_name
+        coalesce(cities.latitude, round(changes.latitude)) as reference_latitude
     from pairs
     inner join changes on pairs.landing_id = changes.landing_id
     left join matches as gone_match
