@@ -508,3 +508,16 @@ def test_competitor_supply_reaches_city_hourly_conditions(settings, tmp_path):
     assert by_hour[hour.replace(tzinfo=None)] == (Decimal("4.0"), Decimal("3.5"), 2)
     # the slot's other hours (19:00, 20:00) have no snapshot: no supply, not zero
     assert by_hour[(hour + timedelta(hours=1)).replace(tzinfo=None)] == (None, None, None)
+    # competitors' trips: Dott's v1 and v2 gone between 18:05 and 18:20 (v3, disabled, was removed);
+    # Lime has one snapshot, no pair; no trip was seen at 19:00
+    trips = dict(
+        _q(
+            settings,
+            "select c.hour_utc, c.competitor_trips_started from city_hourly_conditions as c"
+            " join cities on cities.city_id = c.city_id where cities.city_name = 'Hamburg'",
+        )
+    )
+    assert trips[hour.replace(tzinfo=None)] == 2
+    assert trips[(hour + timedelta(hours=1)).replace(tzinfo=None)] is None
+    removed = _q(settings, "select sum(vehicles_removed), sum(trips_ended) from gbfs_trip_events")
+    assert [tuple(int(v) for v in r) for r in removed] == [(1, 1)]

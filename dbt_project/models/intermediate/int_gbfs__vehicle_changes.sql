@@ -52,6 +52,7 @@ later_side as (
         vehicles.latitude,
         vehicles.longitude,
         vehicles.fuel_fraction,
+        vehicles.is_disabled,
         vehicles.form_factor
     from pairs
     inner join {{ ref('stg_gbfs__vehicles') }} as vehicles
@@ -68,6 +69,7 @@ earlier_side as (
         vehicles.latitude,
         vehicles.longitude,
         vehicles.fuel_fraction,
+        vehicles.is_disabled,
         vehicles.form_factor
     from pairs
     inner join {{ ref('stg_gbfs__vehicles') }} as vehicles
@@ -92,9 +94,11 @@ per_id as (
         min(case when side = 0 then latitude end) as latitude_before,
         min(case when side = 0 then longitude end) as longitude_before,
         min(case when side = 0 then fuel_fraction end) as fuel_before,
+        max(case when side = 0 then is_disabled end) as disabled_before,
         min(case when side = 1 then latitude end) as latitude_after,
         min(case when side = 1 then longitude end) as longitude_after,
         min(case when side = 1 then fuel_fraction end) as fuel_after,
+        max(case when side = 1 then is_disabled end) as disabled_after,
         coalesce(
             min(case when side = 1 then form_factor end), min(case when side = 0 then form_factor end)
         ) as form_factor
@@ -129,7 +133,11 @@ changes as (
         case
             when kinds.change_kind in ('disappeared', 'moved_from') then per_id.fuel_before
             else per_id.fuel_after
-        end as fuel_fraction
+        end as fuel_fraction,
+        case
+            when kinds.change_kind in ('disappeared', 'moved_from') then per_id.disabled_before
+            else per_id.disabled_after
+        end as is_disabled
     from per_id
     inner join kinds
         on
@@ -197,6 +205,7 @@ placed as (
         changes.latitude,
         changes.longitude,
         changes.fuel_fraction,
+        changes.is_disabled,
         changes.form_factor,
         systems.city_name,
         coalesce(gone_match.new_id, new_match.gone_id) as matched_vehicle_id,
@@ -270,6 +279,7 @@ select
     {{ gbfs_cell_row('placed.latitude') }} as cell_row,
     {{ gbfs_cell_col('placed.longitude', 'placed.reference_latitude') }} as cell_col,
     placed.fuel_fraction,
+    placed.is_disabled,
     {{ as_text('placed.form_factor') }} as form_factor,
     {{ as_text('placed.matched_vehicle_id') }} as matched_vehicle_id,
     placed.is_reappearance,
@@ -292,6 +302,7 @@ select
     null as cell_row,
     null as cell_col,
     null as fuel_fraction,
+    null as is_disabled,
     {{ as_text('null') }} as form_factor,
     {{ as_text('null') }} as matched_vehicle_id,
     0 as is_reappearance,

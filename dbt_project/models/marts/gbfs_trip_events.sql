@@ -28,8 +28,8 @@
 --  4. batch: >= gbfs_batch_min_vehicles appearances (disappearances) left by rules 2-3 in
 --     one pair within one square of gbfs_batch_spot_m metres: vehicles deployed
 --     (removed) by the operator (rebalancing, fleet changes);
---  5. battery: a disappearance at fuel <= gbfs_low_fuel_fraction: removed (collected to
---     charge); an appearance at fuel >= gbfs_charged_fuel_fraction: deployed (charged or
+--  5. battery and state: a disappearance at fuel <= gbfs_low_fuel_fraction, or of a
+--     vehicle published as disabled: removed (collected to charge or repair); an appearance at fuel >= gbfs_charged_fuel_fraction: deployed (charged or
 --     battery swapped);
 --  6. otherwise an id that disappeared is a trip started, one that appeared a trip ended.
 -- Every landed system is here, with its city where the seed knows it (NULL otherwise).
@@ -161,6 +161,7 @@ classified as (
             when batch_size >= {{ var('gbfs_batch_min_vehicles') }}
                 then case change_kind when 'appeared' then 'deployed' else 'removed' end
             when change_kind = 'disappeared' and fuel_fraction <= {{ var('gbfs_low_fuel_fraction') }} then 'removed'
+            when change_kind = 'disappeared' and is_disabled = 1 then 'removed'
             when change_kind = 'appeared' and fuel_fraction >= {{ var('gbfs_charged_fuel_fraction') }} then 'deployed'
             when change_kind = 'disappeared' then 'trip_started'
             else 'trip_ended'
