@@ -15,11 +15,12 @@ Model, minute by minute from ``start`` (aware UTC) for ``hours`` hours:
   the cell with fuel above ``min_ride_fuel``, or is lost (counted in ``Truth.lost``). It lasts
   ``trip_minutes`` (uniform), ends at a random point of a random cell (weights: ``demand``), and
   uses ``fuel_per_minute`` of the battery.
-- Operator: every ``rebalance_every_h`` hours a van removes up to ``batch_size`` vehicles parked
-  within one ``batch spot`` (the fullest cell's vehicles, gathered) and drops a batch of
-  ``batch_size`` vehicles at one spot of the most wanted cell (deployment), both at once (one
-  snapshot); vehicles whose fuel falls below ``charge_below`` are collected one by one for
-  charging and come back at full charge ``charge_minutes`` later, somewhere random.
+- Operator: ``batch_size`` vehicles start in the depot; 17 minutes in, then every
+  ``rebalance_every_h`` hours, a van takes back the previous batch's vehicles still parked
+  untouched where it left them (a batch removal) and drops the depot's vehicles, fully charged,
+  at one spot of the most wanted cell (a batch deployment), all at once; a parked vehicle whose
+  fuel is below ``charge_below`` is collected (chance ``charge_pickup_per_min`` a minute) and
+  comes back fully charged ``charge_minutes`` later somewhere random.
 - Snapshots every ``interval_min`` minutes: GBFS 2.3 ``free_bike_status`` documents of the
   parked vehicles (riding or collected ones are not published), with ``vehicle_type_id`` and
   ``current_fuel_percent``; positions jitter by up to ``gps_jitter_m``.
@@ -28,15 +29,17 @@ Model, minute by minute from ``start`` (aware UTC) for ``hours`` hours:
   never used id after each trip or move: GBFS 2.x privacy rotation) or ``rotating`` (a new id
   in every snapshot, for every vehicle).
 
-Truth: every trip (start/end time and place) and operator move, with :meth:`Truth.per_cell_hour`
-giving counts keyed ``(cell_row, cell_col, hour_start_utc)`` the way dbt attributes them.
-Deterministic for a given ``seed``.
+Truth: every trip (start/end time and place, recorded when it starts) and operator move;
+:meth:`Simulator.observed` gives trip starts and ends per ``(cell_row, cell_col, hour)`` the way
+the snapshots can show them (the hour of the first snapshot after the event). Deterministic for
+a given ``seed``. Ids of the published documents are ``bike_id`` (GBFS 2.3, ``free_bike_status``).
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -185,6 +188,27 @@ class Simulator:
                 snapshots.append(self._snapshot(fleet, now))
             now += timedelta(minutes=1)
         return snapshots, truth
+
+    def observed(self, snapshots: list[Snapshot], truth: Truth) -> tuple[Counter, Counter]:
+        """Trip starts and ends per ``(cell_row, cell_col, hour)`` (naive UTC hour of the first snapshot
+        at or after the event, as dbt attributes a change to its pair's later snapshot); events after
+        the last snapshot are not counted."""
+        last = snapshots[-1].at
+        step = self.interval_min * 60
+
+        def seen(at: datetime) -> datetime:
+            return self.start + timedelta(seconds=step * -(-(at - self.start).total_seconds() // step))
+
+        starts, ends = Counter(), Counter()
+        for trip in truth.trips:
+            for counter, at, lat, lon in (
+                (starts, trip["start_at"], trip["start_lat"], trip["start_lon"]),
+                (ends, trip["end_at"], trip["end_lat"], trip["end_lon"]),
+            ):
+                when = seen(at)
+                if self.start < when <= last:
+                    counter[(*self.grid.cell(lat, lon), hour_start(when).replace(tzinfo=None))] += 1
+        return starts, ends
 
     def _parked(self, fleet):
         return [v for v in fleet if v.busy_until is None]

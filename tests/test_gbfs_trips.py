@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from dbt_helpers import land
-from gbfs_simulator import POLICIES, VEHICLE_TYPES, Simulator, Snapshot
+from gbfs_simulator import POLICIES, VEHICLE_TYPES, Simulator
 
 from extract import db
 from extract.response import Response
@@ -46,31 +46,6 @@ def _q(settings: Settings, sql: str) -> list[tuple]:
             return list(cur.fetchall())
     finally:
         conn.close()
-
-
-def _ceil(at: datetime, start: datetime, minutes: int) -> datetime:
-    """The first snapshot time at or after ``at`` (the snapshot that first shows the change)."""
-    steps = -(-(at - start).total_seconds() // (minutes * 60))
-    return start + timedelta(minutes=minutes * steps)
-
-
-def _truth(sim: Simulator, snapshots: list[Snapshot], truth) -> tuple[Counter, Counter]:
-    """Trip starts and ends per (cell_row, cell_col, hour UTC naive) as the snapshots can show them."""
-    last = snapshots[-1].at
-    starts, ends = Counter(), Counter()
-    for trip in truth.trips + []:
-        seen = _ceil(trip["start_at"], sim.start, sim.interval_min)
-        if sim.start < seen <= last:
-            starts[(*sim.grid.cell(trip["start_lat"], trip["start_lon"]), _hour(seen))] += 1
-    for trip in truth.trips:
-        seen = _ceil(trip["end_at"], sim.start, sim.interval_min)
-        if sim.start < seen <= last:
-            ends[(*sim.grid.cell(trip["end_lat"], trip["end_lon"]), _hour(seen))] += 1
-    return starts, ends
-
-
-def _hour(at: datetime) -> datetime:
-    return at.replace(minute=0, second=0, microsecond=0, tzinfo=None)
 
 
 def r_squared(truth: Counter, inferred: Counter) -> float:
@@ -132,7 +107,7 @@ def test_inferred_trips_match_the_simulated_ones(simulated, policy):
     settings = simulated["settings"]
     sim, snapshots, truth = simulated["runs"][policy]
     inferred = _inferred(settings, f"sim-{policy}")
-    starts, ends = _truth(sim, snapshots, truth)
+    starts, ends = sim.observed(snapshots, truth)
     r2_starts, r2_ends = r_squared(starts, inferred["trips_started"]), r_squared(ends, inferred["trips_ended"])
     hourly = {}
     for name, true, got in (("starts", starts, inferred["trips_started"]), ("ends", ends, inferred["trips_ended"])):

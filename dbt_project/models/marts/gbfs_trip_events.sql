@@ -29,8 +29,9 @@
 --     one pair within one square of gbfs_batch_spot_m metres: vehicles deployed
 --     (removed) by the operator (rebalancing, fleet changes);
 --  5. battery and state: a disappearance at fuel <= gbfs_low_fuel_fraction, or of a
---     vehicle published as disabled: removed (collected to charge or repair); an appearance at fuel >= gbfs_charged_fuel_fraction: deployed (charged or
---     battery swapped);
+--     vehicle published as disabled: removed (collected to charge or repair); an
+--     appearance at fuel >= gbfs_charged_fuel_fraction: deployed (charged or battery
+--     swapped);
 --  6. otherwise an id that disappeared is a trip started, one that appeared a trip ended.
 -- Every landed system is here, with its city where the seed knows it (NULL otherwise).
 -- Incremental: the systems x hours with changes loaded since the newest held (minus the
