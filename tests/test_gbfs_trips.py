@@ -87,7 +87,7 @@ def simulated(mariadb, tmp_path_factory):
         assert result.success, [
             (r.node.name, r.status, r.message) for r in result.result.results if r.status not in ("success", "pass")
         ]
-    return {"settings": settings, "runs": runs}
+    return {"settings": settings, "runs": runs, "kwargs": kwargs}
 
 
 def _inferred(settings, system_id: str) -> dict[str, Counter]:
@@ -134,6 +134,25 @@ def test_inferred_trips_match_the_simulated_ones(simulated, policy):
     )
     expected = {"static": "persistent", "resetting": "persistent"}.get(policy, policy)
     assert [p[0] for p in policies] == [expected] and policies[0][1] is None  # not in the seed: kept, no city
+
+
+MODELS = ["int_gbfs__snapshot_pairs", "int_gbfs__vehicle_changes", "gbfs_trip_events"]
+EVENTS = (
+    "select system_id, hour_utc, cell_row, cell_col, form_factor, trips_started, trips_ended, vehicles_deployed,"
+    " vehicles_removed, id_policy, snapshot_pairs from gbfs_trip_events order by 1, 2, 3, 4, 5"
+)
+
+
+def test_nothing_new_writes_nothing_and_incremental_equals_a_full_rebuild(simulated):
+    settings, kwargs = simulated["settings"], simulated["kwargs"]
+    incremental = _q(settings, EVENTS)
+    result = run_dbt(["run", "-s", *MODELS, "--vars", "{incremental_lookback_hours: 0}"], settings, **kwargs)
+    assert result.success
+    for r in result.result.results:
+        assert r.adapter_response.get("rows_affected") == 0, r.node.name
+    result = run_dbt(["run", "--full-refresh", "-s", *MODELS], settings, **kwargs)
+    assert result.success
+    assert _q(settings, EVENTS) == incremental
 
 
 # --------------------------------------------------------------------------------------
