@@ -132,6 +132,9 @@ def test_inferred_trips_match_the_simulated_ones(simulated, policy):
     policies = _q(
         settings, f"select distinct id_policy, city_name from gbfs_trip_events where system_id = 'sim-{policy}'"
     )
+    # the vehicle_types feed's form factor is kept: marts tell scooters from bikes and cars
+    forms = _q(settings, f"select distinct form_factor from gbfs_trip_events where system_id = 'sim-{policy}'")
+    assert forms == [("scooter_standing",)]
     expected = {"static": "persistent", "resetting": "persistent"}.get(policy, policy)
     assert [p[0] for p in policies] == [expected] and policies[0][1] is None  # not in the seed: kept, no city
 
