@@ -14,7 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup db-up db-down db-reset db-shell sql run close-abandoned test pytest lint docs bench bench-quick package sam-cli deploy lock clean
+.PHONY: help setup db-up db-down db-reset db-shell sql run close-abandoned gbfs-systems test pytest lint docs bench bench-quick package sam-cli deploy lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ bench: setup ## benchmark on a throw-away MariaDB (several minutes); writes benc
 
 bench-quick: setup ## the benchmark on small workloads (under two minutes)
 	$(PY) -m bench.run --quick $(ARGS)
+
+gbfs-systems: ## rewrite dbt_project/seeds/gbfs_systems.csv from MobilityData's catalogue (URL=... to read another copy)
+	$(PY) -m gans gbfs-systems refresh $(if $(URL),--url $(URL))
 
 gbfs-retention: db-up ## delete raw GBFS snapshots older than GANS_GBFS_RETENTION_DAYS (default 14; DAYS=n)
 	$(PY) -m gans gbfs-retention $(if $(DAYS),--days $(DAYS))

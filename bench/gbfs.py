@@ -5,7 +5,7 @@ Workload: 20 systems, two per city in ten tracked cities, one ``free_bike_status
 every 15 minutes. The Dott systems get the real Dott capture of ``../shared/captures/gbfs`` (v2.3,
 4,259 vehicles, 2.8 MB), the Lime systems the Lime one (v1.0, 7,325 vehicles, 1.5 MB), moved to
 their city (every position shifted by the city's offset from Hamburg, where both were captured).
-Four are the seed's (``dott_berlin``, ``lime_berlin``, ``dott_hamburg``, ``lime_hamburg``); the 16
+Four are the seed's (``dott-berlin``, ``lime_berlin``, ``dott-hamburg``, ``lime_hamburg``: the catalogue's ids); the 16
 others (``bench_dott_munich``, ...) are rows the bench adds to the seeded ``gbfs_systems`` table
 after ``dbt seed``, never to the seed file. Each snapshot is the capture with its
 ``last_updated`` moved to the snapshot's time and every vehicle's position moved by a few metres
@@ -58,7 +58,7 @@ CITIES = (
 #: where the captures were taken (their vehicles' positions are shifted from here to each city)
 CAPTURED_AT = (53.55, 10.0)
 #: systems the seed gbfs_systems lists; the others are added by the bench after dbt seed
-SEEDED = {"dott_berlin", "lime_berlin", "dott_hamburg", "lime_hamburg"}
+SEEDED = {"dott-berlin", "lime_berlin", "dott-hamburg", "lime_hamburg"}
 PROFILES = {
     "full": {"systems": 20, "history_days": 7, "history_vehicles": 500, "load_snapshots": 40},
     "quick": {"systems": 20, "history_days": 1, "history_vehicles": 200, "load_snapshots": 20},
@@ -75,7 +75,9 @@ def systems(count: int) -> list[dict[str, Any]]:
     out = []
     for city, lat, lon in CITIES:
         for operator, capture in (("Dott", DOTT), ("Lime", LIME)):
-            seeded = f"{operator.lower()}_{city.lower()}"
+            # the catalogue's ids: Dott's with a hyphen, Lime's with an underscore
+            sep = "-" if operator == "Dott" else "_"
+            seeded = f"{operator.lower()}{sep}{city.lower()}"
             out.append(
                 {
                     "system_id": seeded if seeded in SEEDED else f"bench_{seeded}",

@@ -102,8 +102,8 @@ def captures_workload(bench: Bench) -> None:
     rows = []
     for name in t.TIER:
         payload = t._capture(c, name)
-        rows.append(t._row("free_bike_status", payload, "dott_berlin", t._posix(payload) + timedelta(seconds=5)))
-    for system, name in (("dott_hamburg", t.DOTT), ("lime_hamburg", t.LIME_OTTAWA)):
+        rows.append(t._row("free_bike_status", payload, "dott-berlin", t._posix(payload) + timedelta(seconds=5)))
+    for system, name in (("dott-hamburg", t.DOTT), ("lime_hamburg", t.LIME_OTTAWA)):
         payload = t._capture(c, name)
         rows.append(t._row("free_bike_status", payload, system, t._posix(payload) + timedelta(seconds=5)))
     v3 = t._v3_vehicles(

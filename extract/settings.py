@@ -116,6 +116,11 @@ class Settings(BaseSettings):
         "", alias="GBFS_BASE_URL", description="empty: the systems' own URLs; else replaces their scheme and host"
     )
     gbfs_rate_per_minute: int = Field(60, alias="GBFS_RATE_PER_MINUTE")
+    gbfs_catalogue_url: str = Field(
+        "https://raw.githubusercontent.com/MobilityData/gbfs/master/systems.csv",
+        alias="GANS_GBFS_CATALOGUE_URL",
+        description="MobilityData's systems.csv (http(s) URL, file:// URL or path) for `gans gbfs-systems refresh`",
+    )
     http_timeout_s: float = Field(30.0, alias="GANS_HTTP_TIMEOUT_S")
     http_max_retries: int = Field(5, alias="GANS_HTTP_MAX_RETRIES")
     http_connect_timeout_s: float = Field(

@@ -274,6 +274,45 @@ def gbfs_retention(days: int | None) -> None:
     click.echo(f"gbfs_feeds: {result.deleted} rows fetched before {result.cutoff.isoformat()} deleted")
 
 
+@cli.group("gbfs-systems")
+def gbfs_systems() -> None:
+    """The GBFS systems followed (dbt_project/seeds/gbfs_systems.csv)."""
+
+
+@gbfs_systems.command("refresh")
+@click.option("--url", default=None, help="Catalogue to read (default GANS_GBFS_CATALOGUE_URL): URL or path.")
+@click.option(
+    "--seed",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Seed to write (default GANS_GBFS_SYSTEMS_FILE).",
+)
+def gbfs_systems_refresh(url: str | None, seed: Path | None) -> None:
+    """Rewrite the GBFS systems seed from MobilityData's catalogue (systems.csv) for the tracked cities.
+
+    Systems match a tracked city by the catalogue's location name and country (see
+    extract/gbfs_catalogue.py); systems needing authentication are written disabled; the seed's
+    `manual` rows are kept. Bad catalogue rows are printed and left out (exit 0); an unreadable
+    catalogue exits 1 and leaves the seed as it was. Review the diff, then commit the seed.
+    """
+    from extract.gbfs_catalogue import CatalogueError, refresh
+
+    settings = _settings()
+    target = seed or settings.gbfs_systems_file
+    try:
+        result = refresh(url or settings.gbfs_catalogue_url, settings.cities_file, target, settings.http_timeout_s)
+    except (CatalogueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for problem in result.problems:
+        click.echo(f"left out: {problem}", err=True)
+    enabled = sum(1 for r in result.rows if r["is_enabled"] == "true")
+    cities = ", ".join(f"{c} {n}" for c, n in sorted(result.cities().items()))
+    click.echo(
+        f"{target}: {len(result.rows)} systems ({enabled} enabled) of {result.catalogue_rows} in the catalogue;"
+        f" {len(result.problems)} left out. Per city: {cities}"
+    )
+
+
 @cli.group()
 def runs() -> None:
     """The run log (extract_runs)."""

@@ -51,7 +51,7 @@ def _capture(captures: Path, name: str) -> dict:
     return json.loads((captures / name).read_text(encoding="utf-8"))
 
 
-def _response(feed: str, payload, system_id: str = "dott_hamburg", fetched_at: datetime | None = None) -> Response:
+def _response(feed: str, payload, system_id: str = "dott-hamburg", fetched_at: datetime | None = None) -> Response:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     at = fetched_at or datetime(2024, 1, 1, tzinfo=UTC)
     return Response("gbfs", {"system_id": system_id, "feed": feed}, "GET", "https://x", {}, at, 200, "", body)
@@ -169,7 +169,7 @@ def test_live_run_discovers_feeds_and_respects_ttl(settings, httpserver, tmp_pat
         httpserver.expect_request(path).respond_with_json(doc)
     systems = tmp_path / "systems.csv"
     systems.write_text(
-        "operator,system_id,discovery_url,city_name\nDott,dott_berlin,https://gbfs.example/v3/gbfs.json,Berlin\n"
+        "operator,system_id,discovery_url,city_name\nDott,dott-berlin,https://gbfs.example/v3/gbfs.json,Berlin\n"
         "Lime,lime_hamburg,https://gbfs.example/hh/gbfs.json,Hamburg\n",
         encoding="utf-8",
     )
@@ -187,10 +187,10 @@ def test_live_run_discovers_feeds_and_respects_ttl(settings, httpserver, tmp_pat
     with conn.cursor() as cur:
         cur.execute("select feed, system_id, ttl_s from gbfs_feeds order by feed")
         assert cur.fetchall() == (
-            ("gbfs", "dott_berlin", 300),
-            ("system_information", "dott_berlin", 300),
-            ("vehicle_status", "dott_berlin", 60),
-            ("vehicle_types", "dott_berlin", 300),
+            ("gbfs", "dott-berlin", 300),
+            ("system_information", "dott-berlin", 300),
+            ("vehicle_status", "dott-berlin", 60),
+            ("vehicle_types", "dott-berlin", 300),
         )
     conn.close()
 
@@ -211,7 +211,7 @@ def test_retention_deletes_only_old_raw_snapshots(settings):
         _row(
             "vehicle_status",
             _v3_vehicles(f"2024-05-{day:02d}T10:00:00Z", []),
-            "dott_berlin",
+            "dott-berlin",
             datetime(2024, 5, day, 10, tzinfo=UTC),
         )
         for day in (1, 5, 6, 7, 19)
@@ -260,13 +260,13 @@ def gbfs_built(mariadb, captures, tmp_path_factory):
     settings = Settings()
     db.bootstrap(settings, reset=True)
     rows, published = [], {}
-    # TIER Wolfsburg's five snapshots, five minutes apart, landed as system dott_berlin (TIER is now Dott;
+    # TIER Wolfsburg's five snapshots, five minutes apart, landed as system dott-berlin (TIER is now Dott;
     # Wolfsburg is not a tracked city, so the grid uses Berlin's reference latitude)
     tier = [_capture(captures, name) for name in TIER]
     for payload in tier:
-        rows.append(_row("free_bike_status", payload, "dott_berlin", _posix(payload) + timedelta(seconds=5)))
+        rows.append(_row("free_bike_status", payload, "dott-berlin", _posix(payload) + timedelta(seconds=5)))
     dott = _capture(captures, DOTT)
-    rows.append(_row("free_bike_status", dott, "dott_hamburg", _posix(dott) + timedelta(seconds=5)))
+    rows.append(_row("free_bike_status", dott, "dott-hamburg", _posix(dott) + timedelta(seconds=5)))
     ottawa = _capture(captures, LIME_OTTAWA)  # v1.0, string coordinates
     rows.append(_row("free_bike_status", ottawa, "lime_hamburg", _posix(ottawa) + timedelta(seconds=5)))
     # v3.0 (lime_berlin): RFC 3339 times, a vehicle without vehicle_type_id, string and bad coordinates
@@ -384,7 +384,7 @@ def test_availability_averages_the_snapshots_of_each_bucket(gbfs_built):
         _q(
             settings,
             "select bucket_start_utc, sum(vehicles_avg) from gbfs_availability"
-            " where system_id = 'dott_berlin' group by 1",
+            " where system_id = 'dott-berlin' group by 1",
         )
     )
     buckets: dict[datetime, list[int]] = {}
@@ -403,7 +403,7 @@ def test_net_flows_count_changes_per_cell_between_consecutive_snapshots(gbfs_bui
     rows = _q(
         settings,
         "select hour_utc, sum(net_flow), sum(vehicles_appeared), sum(vehicles_disappeared), max(snapshot_pairs)"
-        " from gbfs_net_flows where system_id = 'dott_berlin' group by 1",
+        " from gbfs_net_flows where system_id = 'dott-berlin' group by 1",
     )
     counts = [len(p["data"]["bikes"]) for p in tier]
     assert len(rows) == 1 and rows[0][0] == datetime(2023, 8, 1, 10)
@@ -486,8 +486,8 @@ def test_competitor_supply_reaches_city_hourly_conditions(settings, tmp_path):
         return _row("vehicle_status", _v3_vehicles(stamp, vehicles), system_id, at + timedelta(seconds=5))
 
     gbfs = [
-        snapshot("dott_hamburg", 5, [scooter(1), scooter(2), scooter(3, disabled=True)]),  # bucket 18:00
-        snapshot("dott_hamburg", 20, [scooter(4)]),  # bucket 18:15
+        snapshot("dott-hamburg", 5, [scooter(1), scooter(2), scooter(3, disabled=True)]),  # bucket 18:00
+        snapshot("dott-hamburg", 20, [scooter(4)]),  # bucket 18:15
         snapshot("lime_hamburg", 10, [scooter(5), scooter(6)]),
     ]
     assert land(settings, [weather, *gbfs]) == 4
@@ -508,3 +508,16 @@ def test_competitor_supply_reaches_city_hourly_conditions(settings, tmp_path):
     assert by_hour[hour.replace(tzinfo=None)] == (Decimal("4.0"), Decimal("3.5"), 2)
     # the slot's other hours (19:00, 20:00) have no snapshot: no supply, not zero
     assert by_hour[(hour + timedelta(hours=1)).replace(tzinfo=None)] == (None, None, None)
+    # competitors' trips: Dott's v1 and v2 gone between 18:05 and 18:20 (v3, disabled, was removed);
+    # Lime has one snapshot, no pair; no trip was seen at 19:00
+    trips = dict(
+        _q(
+            settings,
+            "select c.hour_utc, c.competitor_trips_started from city_hourly_conditions as c"
+            " join cities on cities.city_id = c.city_id where cities.city_name = 'Hamburg'",
+        )
+    )
+    assert trips[hour.replace(tzinfo=None)] == 2
+    assert trips[(hour + timedelta(hours=1)).replace(tzinfo=None)] is None
+    removed = _q(settings, "select sum(vehicles_removed), sum(trips_ended) from gbfs_trip_events")
+    assert [tuple(int(v) for v in r) for r in removed] == [(1, 1)]

@@ -2,8 +2,10 @@
 
 Operators (Dott/TIER, Lime, Voi, Bolt, Bird...) publish their fleets' real-time availability as
 open GBFS feeds, without a key, one *system* per city. The systems followed are the seed
-``dbt_project/seeds/gbfs_systems.csv`` (``operator, system_id, discovery_url, city_name``), which
-analysts edit; the systems of the tracked cities chosen for a run are fetched.
+``dbt_project/seeds/gbfs_systems.csv`` (``operator, system_id, discovery_url, city_name``,
+``is_enabled`` ...), written from MobilityData's catalogue by ``python -m gans gbfs-systems refresh``
+(:mod:`extract.gbfs_catalogue`) and reviewed by analysts; the enabled systems of the tracked
+cities chosen for a run are fetched.
 
 Requests, per system: the auto-discovery document ``gbfs.json`` (key ``{"system_id", "feed": "gbfs"}``),
 then the feeds it lists among :data:`FEEDS`: ``system_information``, ``vehicle_types`` and the
@@ -66,19 +68,26 @@ class SystemsError(ValueError):
 
 @dataclass(frozen=True)
 class System:
-    """One operator's GBFS system in one city: the request key's ``system_id`` and its discovery URL."""
+    """One operator's GBFS system in one city: the request key's ``system_id`` and its discovery URL.
+
+    ``is_enabled`` is False for a system listed but not fetched (one that needs authentication,
+    or a URL not checked yet): the seed's optional ``is_enabled`` column (``true``/``false``).
+    """
 
     operator: str
     system_id: str
     discovery_url: str
     city_name: str
+    is_enabled: bool = True
 
 
 def load_systems(path: str | Path) -> list[System]:
-    """All systems of the CSV at ``path`` (columns :data:`SYSTEM_COLUMNS`), in file order.
+    """All systems of the CSV at ``path`` (columns :data:`SYSTEM_COLUMNS`, optional ``is_enabled``), in file order.
 
-    Raises :class:`SystemsError` on a missing file or column, an empty field, a URL that is not
-    http(s), or a duplicate ``system_id``.
+    The seed is written by ``python -m gans gbfs-systems refresh`` (extract/gbfs_catalogue.py),
+    with more columns (versions, attribution ...) that extraction does not need. Raises
+    :class:`SystemsError` on a missing file or column, an empty field, a URL that is not http(s),
+    an ``is_enabled`` other than true/false, or a duplicate ``system_id`` (case ignored).
     """
     path = Path(path)
     try:
@@ -98,8 +107,12 @@ def load_systems(path: str | Path) -> list[System]:
                 raise SystemsError(f"{path}:{line_no}: empty {', '.join(empty)}")
             if urlsplit(values["discovery_url"]).scheme not in ("http", "https"):
                 raise SystemsError(f"{path}:{line_no}: discovery_url should be an http(s) URL")
-            systems.append(System(**values))
-    ids = [s.system_id for s in systems]
+            enabled = (row.get("is_enabled") or "true").strip().casefold()
+            if enabled not in ("true", "false", "1", "0"):
+                raise SystemsError(f"{path}:{line_no}: is_enabled should be true or false, got {enabled!r}")
+            systems.append(System(**values, is_enabled=enabled in ("true", "1")))
+    # the database compares ids case-insensitively (utf8mb4_unicode_ci)
+    ids = [s.system_id.casefold() for s in systems]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise SystemsError(f"{path}: duplicate system_id {', '.join(duplicates)}")
@@ -168,6 +181,8 @@ class Gbfs(Source):
         base = self.base_url(settings)
         hosts: dict[str, list[str]] = {}
         for system in load_systems(settings.gbfs_systems_file):
+            if not system.is_enabled:  # never requested (requests() skips it)
+                continue
             host = url_origin(self._url(system.discovery_url, base))
             hosts.setdefault(system.city_name.casefold(), []).extend([host] * CALLS_PER_SYSTEM)
         return [hosts.get(str(key.get("city", "")).casefold(), []) for key in keys]
@@ -210,7 +225,7 @@ class Gbfs(Source):
         return discovered_feeds(json.loads(row[0])) if row else {}
 
     def requests(self, ctx: RunContext) -> Iterator[RequestSpec]:
-        """The discovery document of every system of the chosen cities, then each of :data:`FEEDS` (in that
+        """The discovery document of every enabled system of the chosen cities, then each of :data:`FEEDS` (in that
         order) of every system that lists it and is not fresh.
 
         The systems are taken round-robin over their hosts (:func:`interleave_by_host`), feed by feed:
@@ -218,7 +233,9 @@ class Gbfs(Source):
         none waits on another's limit.
         """
         cities = {c.name.casefold() for c in ctx.cities}
-        systems = [s for s in load_systems(ctx.settings.gbfs_systems_file) if s.city_name.casefold() in cities]
+        systems = [
+            s for s in load_systems(ctx.settings.gbfs_systems_file) if s.city_name.casefold() in cities and s.is_enabled
+        ]
         systems = interleave_by_host(systems, lambda s: url_origin(self._url(s.discovery_url, ctx.base_url)))
         found: dict[str, dict[str, str]] = ctx.state.setdefault("gbfs_feeds", {})
         for system in systems:

@@ -77,3 +77,12 @@
         and {{ column }} > cast('{{ watermark }}' as datetime(6))
     {%- endif %}
 {%- endmacro %}
+
+{# Distance in metres between two WGS 84 points (equirectangular: within 0.1 % of the
+   great circle at city scale, a few kilometres). #}
+{% macro gbfs_distance_m(lat1, lon1, lat2, lon2) -%}
+    (111320 * sqrt(
+        power({{ lat2 }} - {{ lat1 }}, 2)
+        + power(({{ lon2 }} - {{ lon1 }}) * cos(radians(({{ lat1 }} + {{ lat2 }}) / 2)), 2)
+    ))
+{%- endmacro %}

@@ -18,7 +18,8 @@
 -- scheduled in that hour at the city's airports, codeshare duplicates not counted.
 -- Competitors' supply is what their GBFS feeds published in that hour (observed, so
 -- NULL for hours no snapshot covers, e.g. the hours still ahead): per operator the mean
--- over the hour's 15-minute buckets of gbfs_availability, summed over operators.
+-- over the hour's 15-minute buckets of gbfs_availability, summed over operators; their
+-- trips started in the hour are gbfs_trip_events' (inferred, NULL where none was seen).
 -- Incremental: recomputes the hours from 3 hours before the earliest to 3 hours
 -- after the latest instant touched by the Open-Meteo hours, forecast slots, flights and board spans
 -- loaded since the newest loaded_at held (minus the lookback), for every
@@ -31,6 +32,7 @@
     [ref('flight_arrivals'), 'scheduled_arrival_utc', 'scheduled_arrival_utc'],
     [ref('int_aerodatabox__flight_boards'), 'first_arrival_utc', 'last_arrival_utc'],
     [ref('gbfs_availability'), 'bucket_start_utc', 'bucket_start_utc'],
+    [ref('gbfs_trip_events'), 'hour_utc', 'hour_utc'],
 ]) %}
 {%- if window is none %}
     {#- a full build: every hour #}
@@ -184,6 +186,20 @@ supply as (
     group by city_id, hour_utc
 ),
 
+trips as (
+    -- competitors' inferred trips (gbfs_trip_events), summed over systems, cells and form factors
+    select
+        city_id,
+        hour_utc,
+        cast(sum(trips_started) as signed) as competitor_trips_started
+    from {{ ref('gbfs_trip_events') }}
+    where
+        city_id is not null
+        and hour_utc >= {{ from_utc }}
+        and hour_utc < timestampadd(hour, 1, {{ to_utc }})
+    group by city_id, hour_utc
+),
+
 loaded as (
     -- the newest landing row among the inputs: the high-water mark stored with each row
     select max(loaded_at) as loaded_at
@@ -197,6 +213,8 @@ loaded as (
         select max(loaded_at) as loaded_at from {{ ref('weather_hourly_forecasts') }}
         union all
         select max(loaded_at) as loaded_at from {{ ref('gbfs_availability') }}
+        union all
+        select max(loaded_at) as loaded_at from {{ ref('gbfs_trip_events') }}
     ) as newest
 )
 
@@ -251,6 +269,7 @@ select
     supply.competitor_vehicles,
     supply.competitor_vehicles_available,
     supply.competitor_operators,
+    trips.competitor_trips_started,
     (select loaded.loaded_at from loaded) as loaded_at
 from all_hours
 left join hourly
@@ -275,3 +294,7 @@ left join supply
     on
         all_hours.city_id = supply.city_id
         and all_hours.hour_utc = supply.hour_utc
+left join trips
+    on
+        all_hours.city_id = trips.city_id
+        and all_hours.hour_utc = trips.hour_utc
