@@ -83,7 +83,9 @@ select
     {{ city_id('city_name') }} as city_id,
     city_name,
     fetched_at_utc,
-    loaded_at,
+    -- cast: MySQL gives a NOT NULL default-current_timestamp column through a window-ranked CTE a zero
+    -- default its CREATE TABLE ... AS refuses (1067)
+    cast(loaded_at as datetime(6)) as loaded_at,
     {{ as_text('upper(icao)') }} as airport_icao,
     {{ as_text('upper(iata)') }} as airport_iata,
     -- "Berlin, Berlin Brandenburg" (older responses) -> "Berlin Brandenburg"

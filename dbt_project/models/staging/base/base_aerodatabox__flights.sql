@@ -162,7 +162,9 @@ select
     str_to_date(window_from_local, '%Y-%m-%dT%H:%i') as window_from_local,
     str_to_date(window_to_local, '%Y-%m-%dT%H:%i') as window_to_local,
     fetched_at_utc,
-    loaded_at,
+    -- cast: MySQL gives a NOT NULL default-current_timestamp column through a window-ranked CTE a zero
+    -- default its CREATE TABLE ... AS refuses (1067)
+    cast(loaded_at as datetime(6)) as loaded_at,
     case when has_leg = 1 then 'leg' else 'movement' end as flight_shape,
     {{ as_text('flight_number') }} as flight_number,
     -- UTC as served; when only the local time was served, local minus its offset

@@ -70,7 +70,9 @@ select
     reject_reason,
     {{ as_text('system_id') }} as system_id,
     fetched_at_utc,
-    loaded_at,
+    -- cast: MySQL gives a NOT NULL default-current_timestamp column through a window-ranked CTE a zero
+    -- default its CREATE TABLE ... AS refuses (1067)
+    cast(loaded_at as datetime(6)) as loaded_at,
     case when reject_reason is null then {{ as_text('vehicle_type_id') }} end as vehicle_type_id,
     case when reject_reason is null then {{ as_text('left(form_factor, 50)') }} end as form_factor,
     case when reject_reason is null then {{ as_text('left(propulsion_type, 50)') }} end as propulsion_type,

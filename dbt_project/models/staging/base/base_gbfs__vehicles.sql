@@ -143,7 +143,9 @@ select
     {{ as_text('feed') }} as feed,
     {{ as_text('gbfs_version') }} as gbfs_version,
     fetched_at_utc,
-    loaded_at,
+    -- cast: MySQL gives a NOT NULL default-current_timestamp column through a window-ranked CTE a zero
+    -- default its CREATE TABLE ... AS refuses (1067)
+    cast(loaded_at as datetime(6)) as loaded_at,
     ttl_s,
     snapshot_at as snapshot_at_utc,
     -- every conversion below is guarded by reject_reason: a rejected vehicle's values are

@@ -196,7 +196,9 @@ select
     {{ city_id('city_name') }} as city_id,
     city_name,
     fetched_at_utc,
-    loaded_at,
+    -- cast: MySQL gives a NOT NULL default-current_timestamp column through a window-ranked CTE a zero
+    -- default its CREATE TABLE ... AS refuses (1067)
+    cast(loaded_at as datetime(6)) as loaded_at,
     -- every conversion below is guarded by reject_reason: a rejected record's values
     -- are NULL, never an out-of-range cast
     case

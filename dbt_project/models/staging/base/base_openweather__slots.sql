@@ -156,7 +156,9 @@ select
     {{ as_text('units_requested') }} as units_requested,
     {{ as_text('units_applied') }} as units_applied,
     fetched_at_utc,
-    loaded_at,
+    -- cast: MySQL gives a NOT NULL default-current_timestamp column through a window-ranked CTE a zero
+    -- default its CREATE TABLE ... AS refuses (1067)
+    cast(loaded_at as datetime(6)) as loaded_at,
     -- every conversion below is guarded by reject_reason: a rejected slot's values
     -- are NULL, never an out-of-range cast
     case when reject_reason is null then cast(city_utc_offset_value as signed) end as city_utc_offset_s,

@@ -81,7 +81,9 @@ select
     {{ city_id('city_name') }} as city_id,
     city_name,
     fetched_at_utc,
-    loaded_at,
+    -- cast: MySQL gives a NOT NULL default-current_timestamp column through a window-ranked CTE a zero
+    -- default its CREATE TABLE ... AS refuses (1067)
+    cast(loaded_at as datetime(6)) as loaded_at,
     case when reject_reason is null then cast(revision_id_value as unsigned) end as revision_id,
     {{ as_text('lower(kind)') }} as population_kind,
     case when reject_reason is null then cast(population_value as unsigned) end as population,
