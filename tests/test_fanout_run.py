@@ -232,10 +232,11 @@ def test_time_guard_closes_the_run_and_requeues_the_keys_left(fanout_setup, monk
     state = fanout_handler.plan_step({**event, "concurrency": 1}, settings=settings)
     assert state["plan_key"] == "gans-forecasts@2026-11-21T15:05:00Z" and state["batches"] == 1
     item = state["items"][0]
-    # 0.35 s before the margin: a few calls at 0.1 s each, then the guard stops taking keys
+    # 1.2 s before the margin: at most 13 of the 20 calls at 0.1 s each (the rate limit), then the guard
+    # stops taking keys; wide enough that the batch's own set-up queries never eat the whole budget
     result = fanout_handler.batch_step(
         {"step": "batch", "item": item, "concurrency": 1, "window": None, "cities": event["cities"]},
-        _Context(5.35),
+        _Context(6.2),
         settings=settings,
     )
     assert 0 < result["requests"] < item["keys"] and result["left"] == item["keys"] - result["requests"]
