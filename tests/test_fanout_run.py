@@ -343,7 +343,10 @@ def test_gbfs_fans_out_per_host_within_each_hosts_limit(settings, tmp_path):
         assert sum(r["landed"] for r in results) == 12 * 3 * 3  # every system's discovery and two feeds
         for host in hosts:
             assert len(host.arrivals) == 12 * 3
-            assert host.max_in_window(1.0) <= 600 / 60 + CONCURRENCY, host.max_in_window(1.0)
+            # over 2 s: the limit, plus two tokens per running batch (the fake counts arrivals, and a token
+            # bucket refilled at the window's edge admits one more; measured: 25 in 2 s, 35 in 3 s); without
+            # the per-host limit, four batches would send 40 a second
+            assert host.max_in_window(2.0) <= 2 * 600 / 60 + 2 * CONCURRENCY, host.max_in_window(2.0)
         assert collect(run_settings, "gbfs@1", ["gbfs"], 0)["landed_total"] == 108
     finally:
         for host in hosts:

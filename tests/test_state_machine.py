@@ -53,6 +53,7 @@ import pytest
 from werkzeug import Response
 
 from extract import db
+from extract.fanout import stored_batches
 from tests.fanout_helpers import write_cities
 from tests.template_helpers import ACCOUNT, REGION, DeployedTemplate, load_template
 from tests.test_fanout_run import KEY, FakeOpenWeather, _forecast_body
@@ -323,9 +324,9 @@ def test_2000_city_openweather_schedule_runs_through_the_deployed_definition(
         "Incomplete",
     ]
     [plan] = d.dispatch.of("FanoutFunction", "plan")
-    assert plan["result"]["keys"] == 2000 and plan["result"]["batches"] == 14  # 150 keys at 15 a minute a worker
+    assert plan["result"]["keys"] == 2000 and plan["result"]["batches"] == 16  # 2,000 s at 60 a minute: 4 waves of 4
     batches = d.dispatch.of("FanoutFunction", "batch")
-    assert sorted(c["payload"]["item"]["batch"] for c in batches) == list(range(14))  # each once: none raised
+    assert sorted(c["payload"]["item"]["batch"] for c in batches) == list(range(16))  # each once: none raised
     assert {c["payload"]["concurrency"] for c in batches} == {int(d.deployed.parameters["ExtractConcurrency"])}
     assert _count(d.settings, "select count(*) from openweather_forecasts") == 2000 - 1
     assert len(fake.arrivals) == 2000
@@ -458,13 +459,14 @@ class OutageOpenWeather(FakeOpenWeather):
 
 @pytest.fixture
 def small_schedule(deployment, httpserver, recordings, tmp_path, monkeypatch):
-    """60 cities in 3 batches of 20 (the real shape at 60/min would be 150; the time is scaled to match)."""
+    """60 cities in 8 batches of 7-8 (two waves of the 4 workers; the time is scaled to match the real shape)."""
     cities = write_cities(tmp_path / "cities.csv", 60)
     fake = OutageOpenWeather(_forecast_body(recordings), fail_lat=float("nan"))
     httpserver.expect_request(re.compile("/data/2.5/forecast")).respond_with_handler(fake)
     monkeypatch.setenv("GANS_CITIES_FILE", str(tmp_path / "cities.csv"))
-    # 4 workers at 300 a minute each: a call is 0.2 s of a worker's time, a batch may plan 4 s (20 calls)
-    monkeypatch.setenv("OPENWEATHER_RATE_PER_MINUTE", "1200")
+    # 60 calls at 840 a minute take 4.3 s, past the 4 s a batch may plan: two waves of 4 batches, each batch
+    # at 210 a minute (a call is 0.29 s of a worker's time)
+    monkeypatch.setenv("OPENWEATHER_RATE_PER_MINUTE", "840")
     monkeypatch.setenv("GANS_FANOUT_MAX_BATCH_S", "4")
     monkeypatch.setenv("GANS_API_BASE_URLS", json.dumps({"openweather": httpserver.url_for("/").rstrip("/")}))
     return deployment, cities, fake
@@ -478,9 +480,25 @@ def _batch_retry(deployed: DeployedTemplate) -> dict:
 
 def test_a_failing_batch_is_retried_then_the_execution_fails(small_schedule):
     d, cities, fake = small_schedule
-    # the API answers 503 for every city of the second batch: the handler raises BatchFailed
-    fake.down = {float(c["latitude"]) for c in cities[20:40]}
+    latitude = {c["city_name"]: float(c["latitude"]) for c in cities}
+    failing: list[str] = []
 
+    def take_the_api_down_for_batch_1(function: str, payload: dict) -> None:
+        """Before batch 1 first runs: the API answers 503 for every city the plan put in it (the plan
+        balances keys over the batches, so they are read from the stored plan); the real handler then
+        raises BatchFailed."""
+        item = payload.get("item") or {}
+        if payload.get("step") == "batch" and item.get("batch") == 1 and not failing:
+            conn = db.connect(d.settings, "loader")
+            try:
+                batch = stored_batches(conn, item["plan_key"], item["source"], item["round"])[1]
+            finally:
+                conn.close()
+            failing.extend(key["city"] for key in batch.request_keys)
+            fake.down = {latitude[name] for name in failing}
+        return None
+
+    d.dispatch.fail = take_the_api_down_for_batch_1
     described, events = execute(d, schedule_input(d.deployed, "ForecastsSchedule", "2026-11-21T15:05:00Z"))
 
     retry = _batch_retry(d.deployed)
@@ -490,16 +508,16 @@ def test_a_failing_batch_is_retried_then_the_execution_fails(small_schedule):
     expected = [retry["IntervalSeconds"] * retry["BackoffRate"] ** i for i in range(retry["MaxAttempts"])]
     assert d.waits == expected
     tolerated = float(d.deployed.parameters["BatchToleratedFailurePercentage"])
-    assert 100 * 1 / 3 > tolerated  # one of three batches: past the tolerated percentage
+    assert 100 * 1 / 8 > tolerated  # one of eight batches: past the tolerated percentage
 
     types = [e["type"] for e in events]
-    # moto gap (see the module docstring): the map run ends succeeded though a third of its items
+    # moto gap (see the module docstring): the map run ends succeeded though an eighth of its items
     # failed; on AWS it fails here and the Catch hands map_error to Collect
     assert "MapRunSucceeded" in types and "MapRunFailed" not in types
     [collect] = d.dispatch.of("FanoutFunction", "collect")
     assert collect["result"]["failed_runs"] == 1 and collect["result"]["ok"] is False
     # either way: the other batches' rows are transformed once, and the execution fails
-    assert _count(d.settings, "select count(*) from openweather_forecasts") == 40
+    assert failing and _count(d.settings, "select count(*) from openweather_forecasts") == 60 - len(failing)
     assert len(d.dispatch.of("TransformFunction")) == 1
     assert described["status"] == "FAILED" and described["error"] == "ExtractionIncomplete"
     assert visited(events)[-3:] == ["Transform", "Outcome", "Incomplete"]
@@ -532,7 +550,7 @@ def test_on_aws_the_map_fails_past_the_tolerated_percentage(small_schedule):
 def test_a_batch_past_its_time_guard_requeues_its_keys_for_the_next_round(small_schedule):
     d, cities, fake = small_schedule
     margin = float(d.deployed.function_environment("FanoutFunction")["GANS_FANOUT_MARGIN_S"])
-    # the first batch's invocation starts 1.5 s before its time guard: a few 0.2 s calls, then it stops
+    # the first batch's invocation starts 1.5 s before its time guard: a few 0.29 s calls, then it stops
 
     def remaining_s(payload: dict) -> float | None:
         item = payload.get("item") or {}
@@ -559,7 +577,7 @@ def test_a_batch_past_its_time_guard_requeues_its_keys_for_the_next_round(small_
     ]
     runs = [c["result"] for c in d.dispatch.of("FanoutFunction", "batch")]
     first = next(r for r in runs if r["round"] == 0 and r["batch"] == 0)
-    assert 0 < first["requests"] < 20 and first["left"] == 20 - first["requests"]
+    assert first["requests"] > 0 and first["left"] > 0  # stopped at the guard with keys left
     [requeued] = [r for r in runs if r["round"] == 1]
     assert requeued["requests"] == first["left"] and requeued["idempotency_key"].endswith("/openweather/0r1")
     assert _count(d.settings, "select count(*) from openweather_forecasts") == 60
