@@ -82,10 +82,10 @@ docs: db-up ## generate the dbt docs and serve them on http://localhost:8080 (DO
 bench: setup ## benchmark on a throw-away MariaDB (several minutes); writes bench/results/latest.{json,md}
 	$(PY) -m bench.run $(ARGS)
 
-bench-quick: setup ## the benchmark on small workloads (under two minutes)
+bench-quick: setup ## the benchmark on small workloads (a few minutes)
 	$(PY) -m bench.run --quick $(ARGS)
 
-gbfs-systems: ## rewrite dbt_project/seeds/gbfs_systems.csv from MobilityData's catalogue (URL=... to read another copy)
+gbfs-systems: setup ## rewrite dbt_project/seeds/gbfs_systems.csv from MobilityData's catalogue (URL=... to read another copy)
 	$(PY) -m gans gbfs-systems refresh $(if $(URL),--url $(URL))
 
 gbfs-retention: db-up ## delete raw GBFS snapshots older than GANS_GBFS_RETENTION_DAYS (default 14; DAYS=n)
