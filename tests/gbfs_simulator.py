@@ -328,3 +328,103 @@ VEHICLE_TYPES = {
         ]
     },
 }
+
+
+@dataclass
+class StationSimulator:
+    """A docked (station-based) bike-share system with known truth, for the station_status inference.
+
+    ``stations`` stations of ``capacity`` docks on a square lattice ``spacing_m`` apart from ``(lat, lon)``,
+    each starting with ``capacity // 2`` bikes. Minute by minute for ``hours`` hours from ``start`` (aware
+    UTC): at each station, Poisson(``trips_per_station_hour`` / 60) riders rent a bike (lost when the
+    station is empty); a ride lasts ``trip_minutes`` (uniform) and returns to a random station with a free
+    dock. Every ``rebalance_every_min`` minutes a van takes ``van_bikes`` bikes from the fullest station
+    and puts them into the emptiest one (both at once: a removal and a deployment). Snapshots every
+    ``interval_min`` minutes: GBFS 2.2 ``station_status`` (``num_bikes_available``, 0/1 flags), and one
+    ``station_information`` with the stations' positions and capacity.
+
+    :meth:`run` returns ``(station_information, snapshots, truth)``; ``truth`` counts, between the first
+    and the last snapshot, ``trips_started`` / ``trips_ended`` (rentals / returns) and
+    ``vehicles_removed`` / ``vehicles_deployed`` (the vans' bikes). Deterministic for a given ``seed``.
+    """
+
+    seed: int = 1
+    start: datetime = datetime(2024, 6, 3, 6, 0, tzinfo=UTC)
+    hours: int = 3
+    lat: float = 52.5200
+    lon: float = 13.4050
+    stations: int = 60
+    capacity: int = 24
+    spacing_m: float = 300
+    trips_per_station_hour: float = 1.0
+    trip_minutes: tuple[int, int] = (6, 25)
+    rebalance_every_min: int = 40
+    van_bikes: int = 8
+    interval_min: int = 5
+
+    def run(self) -> tuple[dict, list[Snapshot], Counter]:
+        rng = random.Random(self.seed)
+        side = math.ceil(math.sqrt(self.stations))
+        step_lat = self.spacing_m / M_PER_DEG
+        step_lon = self.spacing_m / (M_PER_DEG * math.cos(math.radians(self.lat)))
+        places = [(self.lat + (i // side) * step_lat, self.lon + (i % side) * step_lon) for i in range(self.stations)]
+        bikes = [self.capacity // 2] * self.stations
+        riding: list[tuple[datetime, int]] = []  # (return at, from station)
+        truth: Counter = Counter()
+        snapshots: list[Snapshot] = []
+        minutes = self.hours * 60
+        for minute in range(minutes + 1):
+            now = self.start + timedelta(minutes=minute)
+            counted = 0 < minute  # events after the first snapshot (taken at minute 0, before any event)
+            for ride in [r for r in riding if r[0] <= now]:
+                riding.remove(ride)
+                free = [i for i in range(self.stations) if bikes[i] < self.capacity]
+                bikes[rng.choice(free)] += 1
+                truth["trips_ended"] += counted
+            for i in range(self.stations):
+                for _ in range(_poisson(rng, self.trips_per_station_hour / 60)):
+                    if bikes[i] == 0:
+                        continue
+                    bikes[i] -= 1
+                    riding.append((now + timedelta(minutes=rng.randint(*self.trip_minutes)), i))
+                    truth["trips_started"] += counted
+            if minute and minute % self.rebalance_every_min == 0:
+                full = max(range(self.stations), key=lambda i: bikes[i])
+                empty = min(range(self.stations), key=lambda i: bikes[i])
+                moved = min(self.van_bikes, bikes[full], self.capacity - bikes[empty])
+                bikes[full] -= moved
+                bikes[empty] += moved
+                truth["vehicles_removed"] += moved
+                truth["vehicles_deployed"] += moved
+            if minute % self.interval_min == 0:
+                stations = [
+                    {
+                        "station_id": f"st{i}",
+                        "is_installed": 1,
+                        "is_renting": 1,
+                        "is_returning": 1,
+                        "last_reported": int(now.timestamp()),
+                        "num_bikes_available": bikes[i],
+                        "num_docks_available": self.capacity - bikes[i],
+                    }
+                    for i in range(self.stations)
+                ]
+                payload = {
+                    "last_updated": int(now.timestamp()),
+                    "ttl": 60,
+                    "version": "2.2",
+                    "data": {"stations": stations},
+                }
+                snapshots.append(Snapshot(now, payload))
+        info = {
+            "last_updated": int(self.start.timestamp()),
+            "ttl": 3600,
+            "version": "2.2",
+            "data": {
+                "stations": [
+                    {"station_id": f"st{i}", "name": f"Station {i}", "lat": lat, "lon": lon, "capacity": self.capacity}
+                    for i, (lat, lon) in enumerate(places)
+                ]
+            },
+        }
+        return info, snapshots, truth

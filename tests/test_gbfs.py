@@ -114,10 +114,14 @@ def test_real_captures_parse_into_one_row_each(captures):
     assert feeds["free_bike_status"] == "https://gbfs.lyft.com/gbfs/2.3/chi/en/free_bike_status.json"
 
 
-def test_velib_without_last_updated_is_refused(captures):
+def test_velib_without_last_updated_is_landed_for_staging_to_reject(captures):
+    """Vélib' 2022 names the time ``lastUpdatedOther``: landed, so staging counts each station as a reject
+    (tests/test_gbfs_docked.py), rather than refused whole; a wrongly typed ``last_updated`` is still refused."""
     body = (captures / "velib_paris_gbfs_nonstd-lastUpdatedOther_2022-02-25T1559Z_samhrrl.json").read_bytes()
+    (row,) = GBFS.parse(_response("gbfs", body, "velib"))
+    assert "last_updated" not in row.payload and "station_status" in discovered_feeds(row.payload)
     with pytest.raises(ParseError, match="last_updated"):
-        GBFS.parse(_response("gbfs", body, "velib"))
+        GBFS.parse(_response("station_status", {"last_updated": 1.5, "ttl": 0, "data": {"stations": []}}))
 
 
 @pytest.mark.parametrize(
@@ -127,6 +131,8 @@ def test_velib_without_last_updated_is_refused(captures):
         ("free_bike_status", {"last_updated": 1, "ttl": -1, "data": {"bikes": []}}, ">= 0"),
         ("free_bike_status", {"last_updated": 1, "data": {"bikes": []}}, "ttl"),
         ("gbfs", {"last_updated": 1, "ttl": 0, "data": {"en": {}}}, "lists no feeds"),
+        ("station_status", {"last_updated": 1, "ttl": 0, "data": {"stations": {}}}, "data.stations"),
+        ("station_information", {"last_updated": 1, "ttl": 0, "data": {}}, "data.stations"),
         ("free_bike_status", [], "JSON object"),
     ],
 )
@@ -165,6 +171,12 @@ def test_live_run_discovers_feeds_and_respects_ttl(settings, httpserver, tmp_pat
         "/v3/system_information.json": info,
         "/v3/vehicle_types.json": V3_TYPES,
         "/v3/vehicle_status.json": vehicles,
+        "/v3/station_status.json": {
+            "last_updated": "2024-05-08T10:00:00+02:00",
+            "ttl": 60,
+            "version": "3.0",
+            "data": {"stations": [{"station_id": "s1", "num_vehicles_available": 3, "num_docks_available": 7}]},
+        },
     }.items():
         httpserver.expect_request(path).respond_with_json(doc)
     systems = tmp_path / "systems.csv"
@@ -178,16 +190,23 @@ def test_live_run_discovers_feeds_and_respects_ttl(settings, httpserver, tmp_pat
 
     first = extract(live, sources=["gbfs"], cities=["Berlin"], http_options=fast)
     result = first.result("gbfs")
-    assert (result.requests, result.landed, result.errors, result.skipped) == (4, 4, 0, 0)
-    # station_status is listed but not a feed of this source; Hamburg's system was not asked for
+    assert (result.requests, result.landed, result.errors, result.skipped) == (5, 5, 0, 0)
+    # every listed feed of this source, station_status (docked) included; Hamburg's system was not asked for
     assert sorted(req.path for req, _ in httpserver.log) == sorted(
-        ["/v3/gbfs.json", "/v3/system_information.json", "/v3/vehicle_types.json", "/v3/vehicle_status.json"]
+        [
+            "/v3/gbfs.json",
+            "/v3/system_information.json",
+            "/v3/vehicle_types.json",
+            "/v3/vehicle_status.json",
+            "/v3/station_status.json",
+        ]
     )
     conn = db.connect(live, "loader")
     with conn.cursor() as cur:
         cur.execute("select feed, system_id, ttl_s from gbfs_feeds order by feed")
         assert cur.fetchall() == (
             ("gbfs", "dott-berlin", 300),
+            ("station_status", "dott-berlin", 60),
             ("system_information", "dott-berlin", 300),
             ("vehicle_status", "dott-berlin", 60),
             ("vehicle_types", "dott-berlin", 300),
@@ -196,9 +215,9 @@ def test_live_run_discovers_feeds_and_respects_ttl(settings, httpserver, tmp_pat
 
     second = extract(live, sources=["gbfs"], cities=["Berlin"], http_options=fast)
     result = second.result("gbfs")
-    assert (result.requests, result.landed, result.errors, result.skipped) == (0, 0, 0, 4)
-    assert second.ok and "4 fresh" in str(second.table().columns[-1]._cells[0])
-    assert len(httpserver.log) == 4
+    assert (result.requests, result.landed, result.errors, result.skipped) == (0, 0, 0, 5)
+    assert second.ok and "5 fresh" in str(second.table().columns[-1]._cells[0])
+    assert len(httpserver.log) == 5
 
 
 # --------------------------------------------------------------------------------------

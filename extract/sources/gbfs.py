@@ -8,10 +8,13 @@ open GBFS feeds, without a key, one *system* per city. The systems followed are 
 cities chosen for a run are fetched.
 
 Requests, per system: the auto-discovery document ``gbfs.json`` (key ``{"system_id", "feed": "gbfs"}``),
-then the feeds it lists among :data:`FEEDS`: ``system_information``, ``vehicle_types`` and the
-vehicles, ``free_bike_status`` (v1.x, v2.x) or ``vehicle_status`` (v3.x), each keyed
-``{"system_id", "feed"}`` with the feed's name as GBFS gives it. Landing table ``gbfs_feeds``; the
-vehicles are staged by ``stg_gbfs__vehicles``.
+then the feeds it lists among :data:`FEEDS`: ``system_information``, ``vehicle_types``, the
+free-floating vehicles, ``free_bike_status`` (v1.x, v2.x) or ``vehicle_status`` (v3.x), and the
+docked (station-based) systems' ``station_information`` (stations' positions, capacity) and
+``station_status`` (vehicles and docks available per station), each keyed ``{"system_id", "feed"}``
+with the feed's name as GBFS gives it. Landing table ``gbfs_feeds``; the vehicles are staged by
+``stg_gbfs__vehicles``, the stations by ``stg_gbfs__station_status`` and
+``stg_gbfs__station_information``.
 
 TTL: every GBFS document says for how many seconds it stays valid (``ttl``). A feed whose latest
 landed snapshot (``gans_raw.gbfs_feeds.fetched_at``, UTC) is younger than that snapshot's ``ttl`` is
@@ -19,14 +22,18 @@ not fetched again; the skip is counted in the run's summary (not as an error). A
 document still fresh is read back from the landing table instead of fetched.
 
 Shapes accepted (MobilityData's GBFS reference and JSON schemas, v1.0 to v3.0): a JSON object with
-``last_updated`` (POSIX seconds in v1/v2, an RFC 3339 string in v3), ``ttl`` (integer seconds
->= 0) and ``data`` (object). The discovery document lists its feeds as ``data.<language>.feeds``
-(v1/v2) or ``data.feeds`` (v3), each ``{"name", "url"}``; ``free_bike_status`` holds
-``data.bikes`` and ``vehicle_status`` ``data.vehicles`` (lists, possibly empty);
-``vehicle_types`` holds ``data.vehicle_types``; ``system_information`` holds ``data.system_id``.
-Anything else raises :class:`ParseError` (the body goes to ``extract_errors``). Values inside a
-vehicle (string coordinates, 0/1 booleans, missing ``vehicle_type_id``) are left to staging, which
-stages or rejects each one.
+``ttl`` (integer seconds >= 0), ``data`` (object) and ``last_updated`` (POSIX seconds in v1/v2, an
+RFC 3339 string in v3). A document without ``last_updated`` (Vélib' Métropole's 2022 feeds name it
+``lastUpdatedOther``) is landed all the same: staging cannot date its records and rejects each one
+with the reason "snapshot last_updated missing or not a time" (counted in ``landing_rejects`` and
+``landing_reconciliation``), so a nonstandard system shows up as rejects, not as silence. The
+discovery document lists its feeds as ``data.<language>.feeds`` (v1/v2) or ``data.feeds`` (v3),
+each ``{"name", "url"}``; ``free_bike_status`` holds ``data.bikes`` and ``vehicle_status``
+``data.vehicles`` (lists, possibly empty); ``vehicle_types`` holds ``data.vehicle_types``;
+``system_information`` holds ``data.system_id``; ``station_information`` and ``station_status``
+hold ``data.stations``. Anything else raises :class:`ParseError` (the body goes to
+``extract_errors``). Values inside a vehicle or station (string coordinates, numeric station ids,
+0/1 booleans, missing ``vehicle_type_id``) are left to staging, which stages or rejects each one.
 """
 
 from __future__ import annotations
@@ -48,17 +55,30 @@ from extract.sources.base import ParseError, RunContext, Source, load_json, requ
 log = logging.getLogger(__name__)
 
 DISCOVERY = "gbfs"
-#: the feeds fetched after discovery, in this order (vehicle types before the vehicles that refer to them)
-FEEDS = ("system_information", "vehicle_types", "free_bike_status", "vehicle_status")
+#: the feeds fetched after discovery, in this order (vehicle types before the vehicles that refer to them,
+#: stations' positions before their status)
+FEEDS = (
+    "system_information",
+    "vehicle_types",
+    "station_information",
+    "free_bike_status",
+    "vehicle_status",
+    "station_status",
+)
 #: the list each feed must hold under ``data`` (system_information: an id)
 _DATA_KEYS = {
     "free_bike_status": ("bikes", list),
     "vehicle_status": ("vehicles", list),
     "vehicle_types": ("vehicle_types", list),
     "system_information": ("system_id", str),
+    "station_information": ("stations", list),
+    "station_status": ("stations", list),
 }
 SYSTEM_COLUMNS = ("operator", "system_id", "discovery_url", "city_name")
-#: calls a system costs at most in one run: discovery, system_information, vehicle_types and its vehicles
+#: calls a system typically costs in one run, for the fan-out's per-host plan: discovery, system_information,
+#: vehicle_types and its vehicles (free-floating), or discovery, system_information, station_information and
+#: station_status (docked). A docked system that also lists vehicle_types costs 5, one publishing both free
+#: vehicles and stations (Lyft's) 6: the plan underestimates those; the per-host rate limit holds regardless.
 CALLS_PER_SYSTEM = 4
 
 
@@ -134,7 +154,8 @@ def validate(feed: str, payload: object) -> dict:
     """Check a GBFS document's envelope and its feed's list; returns it, or raises :class:`ParseError`."""
     if not isinstance(payload, dict):
         raise ParseError(f"payload should be a JSON object, got {type(payload).__name__}")
-    require(payload, "last_updated", (int, str))
+    if "last_updated" in payload:  # absent: landed, and staging rejects every record undated (see module doc)
+        require(payload, "last_updated", (int, str))
     ttl = require(payload, "ttl", int)
     if ttl < 0:
         raise ParseError(f"payload: 'ttl' should be >= 0, got {ttl}")

@@ -33,6 +33,11 @@
 --     appearance at fuel >= gbfs_charged_fuel_fraction: deployed (charged or battery
 --     swapped);
 --  6. otherwise an id that disappeared is a trip started, one that appeared a trip ended.
+-- Docked (station-based) systems, method 'station_counts': per station, between
+-- consecutive fresh station_status snapshots, a drop in vehicles available is trips
+-- started, a rise trips ended, a change of var gbfs_station_rebalance_min_vehicles or more
+-- the operator rebalancing (int_gbfs__station_changes); the rules above, method
+-- 'vehicle_ids', are the free-floating ones. A system publishing both has rows of both.
 -- Every landed system is here, with its city where the seed knows it (NULL otherwise).
 -- Incremental: the systems x hours with changes loaded since the newest held (minus the
 -- lookback) are rebuilt whole (unique key system_id, hour_utc).
@@ -44,6 +49,13 @@ changed as (
         system_id,
         hour_utc
     from {{ ref('int_gbfs__vehicle_changes') }}
+    where 1 = 1
+        {{ incremental_landing_filter('loaded_at') }}  -- noqa: LT02
+    union
+    select distinct
+        system_id,
+        hour_utc
+    from {{ ref('int_gbfs__station_changes') }}
     where 1 = 1
         {{ incremental_landing_filter('loaded_at') }}  -- noqa: LT02
 ),
@@ -182,6 +194,38 @@ pairs as (
     group by system_id, hour_utc
 ),
 
+station_rows as (
+    -- docked systems: trips and rebalancing already classified per station
+    -- (int_gbfs__station_changes)
+    select stations.*
+    from {{ ref('int_gbfs__station_changes') }} as stations
+    inner join changed
+        on
+            stations.system_id = changed.system_id
+            and stations.hour_utc = changed.hour_utc
+),
+
+all_pairs as (
+    select
+        'vehicle_ids' as method,
+        system_id,
+        hour_utc,
+        snapshot_pairs,
+        id_policy,
+        loaded_at
+    from pairs
+    union all
+    select
+        'station_counts' as method,
+        system_id,
+        hour_utc,
+        sum(case when station_id is null then 1 else 0 end) as snapshot_pairs,
+        null as id_policy,
+        max(loaded_at) as loaded_at
+    from station_rows
+    group by system_id, hour_utc
+),
+
 cells as (
     select
         system_id,
@@ -195,6 +239,28 @@ cells as (
         sum(case when event_kind = 'removed' then 1 else 0 end) as vehicles_removed
     from classified
     group by system_id, hour_utc, cell_row, cell_col, coalesce(form_factor, 'unknown')
+),
+
+all_cells as (
+    select
+        'vehicle_ids' as method,
+        cells.*
+    from cells
+    union all
+    select
+        'station_counts' as method,
+        system_id,
+        hour_utc,
+        cell_row,
+        cell_col,
+        form_factor,
+        sum(trips_started) as trips_started,
+        sum(trips_ended) as trips_ended,
+        sum(vehicles_deployed) as vehicles_deployed,
+        sum(vehicles_removed) as vehicles_removed
+    from station_rows
+    where station_id is not null
+    group by system_id, hour_utc, cell_row, cell_col, form_factor
 )
 
 select
@@ -208,6 +274,7 @@ select
     cells.cell_row,
     cells.cell_col,
     {{ as_text('cells.form_factor') }} as form_factor,
+    {{ as_text('cells.method') }} as method,
     cast(cells.trips_started as signed) as trips_started,
     cast(cells.trips_ended as signed) as trips_ended,
     cast(cells.vehicles_deployed as signed) as vehicles_deployed,
@@ -215,11 +282,12 @@ select
     {{ as_text('pairs.id_policy') }} as id_policy,
     cast(pairs.snapshot_pairs as signed) as snapshot_pairs,
     pairs.loaded_at
-from cells
-inner join pairs
+from all_cells as cells
+inner join all_pairs as pairs
     on
         cells.system_id = pairs.system_id
         and cells.hour_utc = pairs.hour_utc
+        and cells.method = pairs.method
 left join {{ ref('gbfs_systems') }} as systems
     on cells.system_id = systems.system_id
 left join {{ ref('tracked_cities') }} as cities

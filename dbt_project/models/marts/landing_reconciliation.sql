@@ -16,7 +16,8 @@
 -- open_meteo_records; forecast slots in `list`; flights in `arrivals` plus `departures`;
 -- airport `items`; Wikipedia `populations`; GBFS: the vehicles in `data.bikes` of
 -- free_bike_status, `data.vehicles` of vehicle_status, the types in
--- `data.vehicle_types` of vehicle_types, and none in the discovery and
+-- `data.vehicle_types` of vehicle_types, the stations in `data.stations` of
+-- station_status and station_information, and none in the discovery and
 -- system_information documents, which the extractor reads and no model stages),
 -- counted from the landing JSON itself,
 -- and how many of them were staged and how many rejected. records_in_payload =
@@ -34,8 +35,9 @@
     ['aerodatabox_flights', 'aerodatabox_flights', ['stg_aerodatabox__flights'], [200, 204], [[none, '$.arrivals'], [none, '$.departures']]],
     ['aerodatabox_airports', 'aerodatabox_airports', ['stg_aerodatabox__airports'], [200], [[none, '$.items']]],
     ['wikipedia', 'wikipedia_city_pages', ['stg_wikipedia__populations'], [200], [[none, '$.populations']]],
-    ['gbfs', 'gbfs_feeds', ['stg_gbfs__vehicles', 'stg_gbfs__vehicle_types'], [200], [
-        ['free_bike_status', '$.data.bikes'], ['vehicle_status', '$.data.vehicles'], ['vehicle_types', '$.data.vehicle_types']
+    ['gbfs', 'gbfs_feeds', ['stg_gbfs__vehicles', 'stg_gbfs__vehicle_types', 'stg_gbfs__station_status', 'stg_gbfs__station_information'], [200], [
+        ['free_bike_status', '$.data.bikes'], ['vehicle_status', '$.data.vehicles'], ['vehicle_types', '$.data.vehicle_types'],
+        ['station_status', '$.data.stations'], ['station_information', '$.data.stations']
     ]],
 ] %}
 with

@@ -12,6 +12,8 @@
     ['wikipedia', 'base_wikipedia__populations', 'wikipedia_city_pages'],
     ['gbfs', 'base_gbfs__vehicles', 'gbfs_feeds'],
     ['gbfs', 'base_gbfs__vehicle_types', 'gbfs_feeds'],
+    ['gbfs', 'base_gbfs__station_status', 'gbfs_feeds'],
+    ['gbfs', 'base_gbfs__station_information', 'gbfs_feeds'],
 ] %}
 {%- for source_name, base, table in bases %}
     {{ 'union all' if not loop.first }}

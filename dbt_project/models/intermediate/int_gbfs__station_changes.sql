@@ -1,0 +1,235 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='landing_id',
+        post_hook=[
+            "{{ ensure_index('ix_int_gbfs__station_changes_landing', 'landing_id') }}",
+            "{{ ensure_index('ix_int_gbfs__station_changes_loaded', 'loaded_at') }}",
+            "{{ ensure_index('ix_int_gbfs__station_changes_hour', 'system_id, hour_utc') }}",
+        ],
+    )
+}}
+-- What changed between two consecutive fresh station_status snapshots of a docked GBFS
+-- system, per station: one row per station whose vehicles available changed, plus one
+-- 'pair' row per pair (station_id NULL) so pairs without change count. A pair is a fresh
+-- snapshot with staged stations and the latest such snapshot of the same system before it,
+-- at most var gbfs_flow_max_gap_minutes apart; its changes belong to the later
+-- snapshot's hour. Rules, per station present and installed in both snapshots
+-- (is_installed not 0), with change = vehicles available after - before:
+--  - |change| >= var gbfs_station_rebalance_min_vehicles: the operator rebalancing (a van
+--    filling or emptying the station at once): vehicles_deployed (rise) or vehicles_removed
+--    (drop), not trips;
+--  - otherwise a drop is trips started, a rise trips ended (lower bounds: a rental and a
+--    return at the same station between two snapshots cancel out).
+-- A station in one snapshot only (added to or removed from the feed) is no event.
+-- Position and cell: from the system's latest station_information landed at or before the
+-- later snapshot (else the first one after); a station it lacks has NULL position and cell,
+-- its counts kept. Form factor: the system's vehicle_types when they all share one, else
+-- 'unknown'. Incremental: the fresh snapshots loaded since the newest held (minus the
+-- lookback) and not held yet, each with its predecessor; reads the staged stations of
+-- those two snapshots only (index on landing_id).
+with
+
+new_snapshots as (
+    select
+        snapshots.landing_id,
+        snapshots.system_id,
+        snapshots.snapshot_at_utc,
+        snapshots.hour_utc,
+        snapshots.loaded_at
+    from {{ ref('int_gbfs__station_snapshots') }} as snapshots
+    where
+        snapshots.is_stale = 0
+        and snapshots.stations_staged > 0
+        {{ incremental_landing_filter('snapshots.loaded_at') }}  -- noqa: LT02
+        {{ gbfs_new_landing_rows('snapshots.landing_id') }}  -- noqa: LT02
+),
+
+with_previous as (
+    select
+        new_snapshots.*,
+        (
+            select previous.landing_id
+            from {{ ref('int_gbfs__station_snapshots') }} as previous
+            where
+                previous.system_id = new_snapshots.system_id
+                and previous.is_stale = 0
+                and previous.stations_staged > 0
+                and previous.snapshot_at_utc >= timestampadd(
+                    minute, -{{ var('gbfs_flow_max_gap_minutes') }}, new_snapshots.snapshot_at_utc
+                )
+                and (
+                    previous.snapshot_at_utc < new_snapshots.snapshot_at_utc
+                    or (
+                        previous.snapshot_at_utc = new_snapshots.snapshot_at_utc
+                        and previous.landing_id < new_snapshots.landing_id
+                    )
+                )
+            order by previous.snapshot_at_utc desc, previous.landing_id desc
+            limit 1
+        ) as previous_landing_id  -- noqa: ST05
+    from new_snapshots
+),
+
+pairs as (
+    select
+        with_previous.*,
+        previous.snapshot_at_utc as previous_snapshot_at_utc
+    from with_previous
+    inner join {{ ref('int_gbfs__station_snapshots') }} as previous
+        on with_previous.previous_landing_id = previous.landing_id
+),
+
+sides as (
+    select
+        pairs.landing_id,
+        stations.station_id,
+        1 as side,
+        stations.vehicles_available,
+        stations.is_installed
+    from pairs
+    inner join {{ ref('stg_gbfs__station_status') }} as stations
+        on pairs.landing_id = stations.landing_id
+    union all
+    -- keyed by the pair's later snapshot: one earlier snapshot may precede two later ones
+    select
+        pairs.landing_id,
+        stations.station_id,
+        0 as side,
+        stations.vehicles_available,
+        stations.is_installed
+    from pairs
+    inner join {{ ref('stg_gbfs__station_status') }} as stations
+        on pairs.previous_landing_id = stations.landing_id
+),
+
+per_station as (
+    -- grouped, not joined: an anti-join of two unindexed derived tables is quadratic
+    select
+        landing_id,
+        station_id,
+        count(distinct side) as sides,
+        min(case when side = 0 then vehicles_available end) as vehicles_before,
+        min(case when side = 1 then vehicles_available end) as vehicles_after,
+        min(coalesce(is_installed, 1)) as installed_both
+    from sides
+    group by landing_id, station_id
+),
+
+changed as (
+    select
+        landing_id,
+        station_id,
+        vehicles_before,
+        vehicles_after,
+        vehicles_after - vehicles_before as vehicles_change
+    from per_station
+    where sides = 2 and installed_both = 1 and vehicles_after <> vehicles_before
+),
+
+info_landings as (
+    -- per pair, the system's station_information documents: their first station rows
+    -- (index on system_id, station_index, landing_id), one per document, not every station
+    select
+        pairs.landing_id,
+        max(case when info.landing_id <= pairs.landing_id then info.landing_id end) as latest_before,
+        min(info.landing_id) as first_any
+    from pairs
+    inner join {{ ref('base_gbfs__station_information') }} as info
+        on
+            pairs.system_id = info.system_id
+            and info.station_index = 1
+    group by pairs.landing_id
+),
+
+form_factors as (
+    select
+        system_id,
+        case when count(distinct form_factor) = 1 then max(form_factor) end as form_factor
+    from {{ ref('stg_gbfs__vehicle_types') }}
+    where system_id in (select pairs.system_id from pairs)
+    group by system_id
+),
+
+placed as (
+    select
+        pairs.landing_id,
+        pairs.previous_landing_id,
+        pairs.system_id,
+        pairs.snapshot_at_utc,
+        pairs.previous_snapshot_at_utc,
+        pairs.hour_utc,
+        pairs.loaded_at,
+        changed.station_id,
+        changed.vehicles_before,
+        changed.vehicles_after,
+        changed.vehicles_change,
+        info.latitude,
+        info.longitude,
+        systems.city_name,
+        coalesce(form_factors.form_factor, 'unknown') as form_factor,
+        coalesce(cities.latitude, round(info.latitude)) as reference_latitude
+    from pairs
+    inner join changed on pairs.landing_id = changed.landing_id
+    left join info_landings on pairs.landing_id = info_landings.landing_id
+    left join {{ ref('stg_gbfs__station_information') }} as info
+        on
+            info.landing_id = coalesce(info_landings.latest_before, info_landings.first_any)
+            and changed.station_id = info.station_id
+    left join form_factors on pairs.system_id = form_factors.system_id
+    left join {{ ref('gbfs_systems') }} as systems
+        on pairs.system_id = systems.system_id
+    left join {{ ref('tracked_cities') }} as cities
+        on systems.city_name = cities.city_name
+)
+
+{%- set rebalance = var('gbfs_station_rebalance_min_vehicles') %}
+
+select
+    placed.landing_id,
+    placed.previous_landing_id,
+    {{ as_text('placed.system_id') }} as system_id,
+    placed.city_name,
+    placed.snapshot_at_utc,
+    placed.previous_snapshot_at_utc,
+    placed.hour_utc,
+    {{ as_text('placed.station_id') }} as station_id,
+    placed.latitude,
+    placed.longitude,
+    {{ gbfs_cell_row('placed.latitude') }} as cell_row,
+    {{ gbfs_cell_col('placed.longitude', 'placed.reference_latitude') }} as cell_col,
+    {{ as_text('placed.form_factor') }} as form_factor,
+    cast(placed.vehicles_before as signed) as vehicles_before,
+    cast(placed.vehicles_after as signed) as vehicles_after,
+    cast(case when placed.vehicles_change < 0 and placed.vehicles_change > -{{ rebalance }} then -placed.vehicles_change else 0 end as signed) as trips_started,
+    cast(case when placed.vehicles_change > 0 and placed.vehicles_change < {{ rebalance }} then placed.vehicles_change else 0 end as signed) as trips_ended,
+    cast(case when placed.vehicles_change >= {{ rebalance }} then placed.vehicles_change else 0 end as signed) as vehicles_deployed,
+    cast(case when placed.vehicles_change <= -{{ rebalance }} then -placed.vehicles_change else 0 end as signed) as vehicles_removed,
+    placed.loaded_at
+from placed
+union all
+select
+    pairs.landing_id,
+    pairs.previous_landing_id,
+    {{ as_text('pairs.system_id') }} as system_id,
+    systems.city_name,
+    pairs.snapshot_at_utc,
+    pairs.previous_snapshot_at_utc,
+    pairs.hour_utc,
+    {{ as_text('null') }} as station_id,
+    null as latitude,
+    null as longitude,
+    null as cell_row,
+    null as cell_col,
+    {{ as_text('null') }} as form_factor,
+    null as vehicles_before,
+    null as vehicles_after,
+    0 as trips_started,
+    0 as trips_ended,
+    0 as vehicles_deployed,
+    0 as vehicles_removed,
+    pairs.loaded_at
+from pairs
+left join {{ ref('gbfs_systems') }} as systems
+    on pairs.system_id = systems.system_id

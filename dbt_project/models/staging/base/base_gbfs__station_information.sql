@@ -1,0 +1,96 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='landing_id',
+        post_hook=[
+            "{{ ensure_index('ix_base_gbfs__station_information_landing', 'landing_id, station_index') }}",
+            "{{ ensure_index('ix_base_gbfs__station_information_loaded', 'loaded_at') }}",
+            "{{ ensure_index('ix_base_gbfs__station_information_system', 'system_id, station_index, landing_id') }}",
+            "{{ ensure_index('ix_base_gbfs__station_information_rejects', 'reject_reason(100)') }}",
+            "delete from {{ this }} where loaded_at < (select cutoff from (select timestampadd(day, -{{ var('gbfs_retention_days') }}, max(loaded_at)) as cutoff from {{ this }}) as newest)",
+        ],
+    )
+}}
+-- noqa: disable=LT02,LT05
+-- Every station of every GBFS station_information document (HTTP 200, `data.stations`),
+-- staged or not (reject_reason, NULL when it can be staged): where a docked system's
+-- stations are (their status does not say), their name and capacity. Parsed once,
+-- incremental like base_gbfs__vehicles; rows kept var gbfs_retention_days after loading
+-- (positions are read for the new station_status snapshots only, which are recent).
+with
+
+stations as (
+    select
+        feeds.id as landing_id,
+        feeds.system_id,
+        feeds.fetched_at as fetched_at_utc,
+        feeds.loaded_at,
+        s.station_index,
+        s.station_id,
+        s.station_name,
+        trim(s.lat_text) as lat_text,
+        trim(s.lon_text) as lon_text,
+        s.capacity_text
+    -- JSON_TABLE over the landing table's own column (MySQL error 1210 otherwise)
+    from {{ source('gans_raw', 'gbfs_feeds') }} as feeds
+    cross join json_table(
+        feeds.payload, '$.data.stations[*]' columns (
+            station_index for ordinality,
+            station_id text path '$.station_id' null on error,
+            -- v3.0: name is a list of localized texts; v2.x a plain string
+            station_name text path '$.name' null on error,
+            lat_text text path '$.lat' null on error,
+            lon_text text path '$.lon' null on error,
+            capacity_text text path '$.capacity' null on error
+        )
+    ) as s
+    where
+        feeds.http_status = 200
+        and feeds.feed = 'station_information'
+        {{ gbfs_loaded_since('feeds.loaded_at') }}
+        {{ gbfs_new_landing_rows('feeds.id') }}
+),
+
+as_values as (
+    select
+        *,
+        {{ json_number('lat_text') }} as lat_value,
+        {{ json_number('lon_text') }} as lon_value,
+        {{ json_number('capacity_text') }} as capacity_value,
+        {{ keep_materialised('values_row') }}
+    from stations
+),
+
+checked as (
+    select
+        *,
+        {{ reject_reason([
+            ["station_id is null or station_id = ''", 'station id missing'],
+            ['char_length(station_id) > 200', 'station id longer than 200 characters'],
+            ['lat_text is null or lon_text is null', 'lat/lon missing'],
+            ['lat_text is not null and lat_value is null', 'lat not a number'],
+            ['lon_text is not null and lon_value is null', 'lon not a number'],
+            ['lat_value not between -90 and 90 or lon_value not between -180 and 180', 'lat/lon out of range'],
+            ['lat_value = 0 and lon_value = 0', 'lat/lon null island (0, 0)'],
+            ['capacity_text is not null and capacity_value is null', 'capacity not a number'],
+            ['capacity_value <> floor(capacity_value) or capacity_value not between 0 and 100000', 'capacity not a count'],
+        ]) }} as reject_reason,
+        {{ keep_materialised('checked_row') }}
+    from as_values
+)
+
+select
+    landing_id,
+    station_index,
+    concat('$.data.stations[', station_index - 1, ']') as record_path,
+    reject_reason,
+    {{ as_text('system_id') }} as system_id,
+    fetched_at_utc,
+    cast(loaded_at as datetime(6)) as loaded_at,
+    case when reject_reason is null then {{ as_text('station_id') }} end as station_id,
+    case when reject_reason is null and station_name not like '[%' then {{ as_text('left(station_name, 200)') }} end as station_name,
+    case when reject_reason is null then cast(lat_value as decimal(10, 7)) end as latitude,
+    case when reject_reason is null then cast(lon_value as decimal(10, 7)) end as longitude,
+    case when reject_reason is null then cast(capacity_value as signed) end as capacity
+from checked
