@@ -213,7 +213,7 @@ def test_trips_from_station_status_match_the_captures(docked):
     got = _q(
         settings,
         "select sum(trips_started), sum(trips_ended), sum(vehicles_deployed), sum(vehicles_removed),"
-        " max(snapshot_pairs), count(distinct hour_utc), max(city_name), max(id_policy), min(method), max(method),"
+        " max(snapshot_pairs), count(distinct hour_utc), max(city_name), max(id_policy), min(inference_method), max(inference_method),"
         " sum(cell_row is null)"
         f" from gbfs_trip_events where system_id = '{OSLO}'",
     )[0]
@@ -247,7 +247,7 @@ def test_nothing_new_writes_nothing_and_incremental_equals_a_full_rebuild(docked
     settings, kwargs = docked["settings"], docked["kwargs"]
     models = ["int_gbfs__station_snapshots", "int_gbfs__station_changes", "gbfs_trip_events"]
     events = (
-        "select system_id, hour_utc, method, cell_row, cell_col, form_factor, trips_started, trips_ended,"
+        "select system_id, hour_utc, inference_method, cell_row, cell_col, form_factor, trips_started, trips_ended,"
         " vehicles_deployed, vehicles_removed, snapshot_pairs from gbfs_trip_events order by 1, 2, 3, 4, 5, 6"
     )
     incremental = _q(settings, events)

@@ -202,10 +202,24 @@ select
     {{ as_text('placed.form_factor') }} as form_factor,
     cast(placed.vehicles_before as signed) as vehicles_before,
     cast(placed.vehicles_after as signed) as vehicles_after,
-    cast(case when placed.vehicles_change < 0 and placed.vehicles_change > -{{ rebalance }} then -placed.vehicles_change else 0 end as signed) as trips_started,
-    cast(case when placed.vehicles_change > 0 and placed.vehicles_change < {{ rebalance }} then placed.vehicles_change else 0 end as signed) as trips_ended,
-    cast(case when placed.vehicles_change >= {{ rebalance }} then placed.vehicles_change else 0 end as signed) as vehicles_deployed,
-    cast(case when placed.vehicles_change <= -{{ rebalance }} then -placed.vehicles_change else 0 end as signed) as vehicles_removed,
+    cast(
+        case
+            when placed.vehicles_change < 0 and placed.vehicles_change > -{{ rebalance }} then -placed.vehicles_change
+            else 0
+        end as signed
+    ) as trips_started,
+    cast(
+        case
+            when placed.vehicles_change > 0 and placed.vehicles_change < {{ rebalance }} then placed.vehicles_change
+            else 0
+        end as signed
+    ) as trips_ended,
+    cast(
+        case when placed.vehicles_change >= {{ rebalance }} then placed.vehicles_change else 0 end as signed
+    ) as vehicles_deployed,
+    cast(
+        case when placed.vehicles_change <= -{{ rebalance }} then -placed.vehicles_change else 0 end as signed
+    ) as vehicles_removed,
     placed.loaded_at
 from placed
 union all

@@ -33,10 +33,10 @@
 --     appearance at fuel >= gbfs_charged_fuel_fraction: deployed (charged or battery
 --     swapped);
 --  6. otherwise an id that disappeared is a trip started, one that appeared a trip ended.
--- Docked (station-based) systems, method 'station_counts': per station, between
+-- Docked (station-based) systems, inference_method 'station_counts': per station, between
 -- consecutive fresh station_status snapshots, a drop in vehicles available is trips
 -- started, a rise trips ended, a change of var gbfs_station_rebalance_min_vehicles or more
--- the operator rebalancing (int_gbfs__station_changes); the rules above, method
+-- the operator rebalancing (int_gbfs__station_changes); the rules above, inference_method
 -- 'vehicle_ids', are the free-floating ones. A system publishing both has rows of both.
 -- Every landed system is here, with its city where the seed knows it (NULL otherwise).
 -- Incremental: the systems x hours with changes loaded since the newest held (minus the
@@ -51,7 +51,7 @@ changed as (
     from {{ ref('int_gbfs__vehicle_changes') }}
     where 1 = 1
         {{ incremental_landing_filter('loaded_at') }}  -- noqa: LT02
-    union
+    union distinct
     select distinct
         system_id,
         hour_utc
@@ -207,7 +207,7 @@ station_rows as (
 
 all_pairs as (
     select
-        'vehicle_ids' as method,
+        'vehicle_ids' as inference_method,
         system_id,
         hour_utc,
         snapshot_pairs,
@@ -216,7 +216,7 @@ all_pairs as (
     from pairs
     union all
     select
-        'station_counts' as method,
+        'station_counts' as inference_method,
         system_id,
         hour_utc,
         sum(case when station_id is null then 1 else 0 end) as snapshot_pairs,
@@ -243,12 +243,12 @@ cells as (
 
 all_cells as (
     select
-        'vehicle_ids' as method,
+        'vehicle_ids' as inference_method,
         cells.*
     from cells
     union all
     select
-        'station_counts' as method,
+        'station_counts' as inference_method,
         system_id,
         hour_utc,
         cell_row,
@@ -274,7 +274,7 @@ select
     cells.cell_row,
     cells.cell_col,
     {{ as_text('cells.form_factor') }} as form_factor,
-    {{ as_text('cells.method') }} as method,
+    {{ as_text('cells.inference_method') }} as inference_method,
     cast(cells.trips_started as signed) as trips_started,
     cast(cells.trips_ended as signed) as trips_ended,
     cast(cells.vehicles_deployed as signed) as vehicles_deployed,
@@ -287,7 +287,7 @@ inner join all_pairs as pairs
     on
         cells.system_id = pairs.system_id
         and cells.hour_utc = pairs.hour_utc
-        and cells.method = pairs.method
+        and cells.inference_method = pairs.inference_method
 left join {{ ref('gbfs_systems') }} as systems
     on cells.system_id = systems.system_id
 left join {{ ref('tracked_cities') }} as cities

@@ -29,9 +29,9 @@ stations as (
         s.station_index,
         s.station_id,
         s.station_name,
+        s.capacity_text,
         trim(s.lat_text) as lat_text,
-        trim(s.lon_text) as lon_text,
-        s.capacity_text
+        trim(s.lon_text) as lon_text
     -- JSON_TABLE over the landing table's own column (MySQL error 1210 otherwise)
     from {{ source('gans_raw', 'gbfs_feeds') }} as feeds
     cross join json_table(
