@@ -10,26 +10,32 @@ The real captures of ../shared/captures/gbfs (read here, never copied into the p
   station_status and station_information.
 
 They go through the real parser (:data:`extract.sources.gbfs.GBFS`) and Loader, in two batches with a dbt
-build after each (the incremental path). Every expected figure is computed here from the JSON files.
-The tests skip, saying why, when ../shared is missing.
+build after each (the incremental path), on MariaDB and on the project-local MySQL (test_mysql's server:
+the same rows must come out). Every expected figure is computed here from the JSON files. The tests skip,
+saying why, when ../shared (or the MySQL binaries) is missing. Then a simulated docked system with known
+trips (tests/gbfs_simulator.py), and the extraction of station feeds with one broken system among them.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from dbt_helpers import land
 from gbfs_simulator import StationSimulator
+from test_mysql import mysql_server  # noqa: F401 (the project-local MySQL server fixture)
 
 from extract import db
 from extract.response import Response
 from extract.runner import extract
-from extract.settings import Settings
+from extract.settings import PROJECT_ROOT, Settings
 from extract.sources.gbfs import GBFS
-from transform.dbt_runner import run_dbt
+from transform.dbt_runner import dbt_environment, run_dbt
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -141,7 +147,7 @@ def docked(mariadb, tmp_path_factory):
     _build(settings, kwargs)
     assert land(settings, second) == len(second)
     _build(settings, kwargs)
-    return {"settings": settings, "docs": docs, "rows": first + second, "kwargs": kwargs}
+    return {"settings": settings, "docs": docs, "rows": first + second, "batches": (first, second), "kwargs": kwargs}
 
 
 def test_every_station_is_staged_or_rejected_with_its_reason(docked):
@@ -213,7 +219,8 @@ def test_trips_from_station_status_match_the_captures(docked):
     got = _q(
         settings,
         "select sum(trips_started), sum(trips_ended), sum(vehicles_deployed), sum(vehicles_removed),"
-        " max(snapshot_pairs), count(distinct hour_utc), max(city_name), max(id_policy), min(inference_method), max(inference_method),"
+        " max(snapshot_pairs), count(distinct hour_utc), max(city_name), max(id_policy),"
+        " min(inference_method), max(inference_method),"
         " sum(cell_row is null)"
         f" from gbfs_trip_events where system_id = '{OSLO}'",
     )[0]
@@ -261,7 +268,60 @@ def test_nothing_new_writes_nothing_and_incremental_equals_a_full_rebuild(docked
 
 
 # --------------------------------------------------------------------------------------
-# Simulated docked system: known rentals, returns and rebalancing vans
+# MySQL (production's engine) builds the same from the same captures
+
+
+def _build_elsewhere(settings: Settings, admin_user: str, work: Path) -> None:
+    """The docked selection built on ``settings``' server in a child process (run_dbt would point this
+    process's environment, and so every later Settings(), at that server)."""
+    env = dict(os.environ)
+    env.update(dbt_environment(settings))
+    env.update(
+        GANS_ADMIN_USER=admin_user,
+        GANS_ADMIN_PASSWORD=settings.admin_password.get_secret_value(),
+        DBT_TARGET_PATH=str(work / "target"),
+        DBT_LOG_PATH=str(work / "logs"),
+    )
+    args = ["build", "-s", SELECT, "--indirect-selection", "cautious", "--vars", "{test_window_hours: 0}"]
+    done = subprocess.run(
+        [sys.executable, "-m", "gans", "dbt", *args],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:]
+
+
+def test_mysql_builds_the_same_docked_rows(docked, mysql_server, tmp_path):  # noqa: F811
+    server, admin_user = mysql_server
+    mysql = Settings(
+        db_host=server.host,
+        db_port=server.port,
+        db_socket="",
+        db_ssl_ca="",
+        admin_user=admin_user,
+        admin_password=server.root_password,
+    )
+    db.bootstrap(mysql, reset=True)
+    first, second = docked["batches"]
+    assert land(mysql, first) == len(first)
+    _build_elsewhere(mysql, admin_user, tmp_path)
+    assert land(mysql, second) == len(second)
+    _build_elsewhere(mysql, admin_user, tmp_path)
+    queries = [
+        "select system_id, hour_utc, inference_method, cell_row, cell_col, form_factor, trips_started, trips_ended,"
+        " vehicles_deployed, vehicles_removed, snapshot_pairs, city_name, local_hour"
+        " from gbfs_trip_events order by 1, 2, 3, 4, 5, 6",
+        "select landing_id, records_in_payload, records_staged, records_rejected from landing_reconciliation"
+        " where source_name = 'gbfs' order by landing_id",
+        "select landing_id, record_path, reject_reason from landing_rejects order by landing_id, record_path",
+    ]
+    for sql in queries:
+        on_mariadb, on_mysql = _q(docked["settings"], sql), _q(mysql, sql)
+        assert on_mariadb and on_mysql == on_mariadb, sql
+
+
+# --------------------------------------------------------------------------------------
+# Simulated docked system: known rentals, returns and rebalancing vans (resets the database: after the
+# tests above that read the captures' build)
 
 
 def test_simulated_docked_trips_and_rebalancing(mariadb, tmp_path):
