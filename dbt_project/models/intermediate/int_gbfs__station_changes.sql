@@ -73,9 +73,12 @@ with_previous as (
 ),
 
 pairs as (
+    -- kept materialised: merged into the queries reading it, its correlated subquery would run
+    -- again for every station row read
     select
         with_previous.*,
-        previous.snapshot_at_utc as previous_snapshot_at_utc
+        previous.snapshot_at_utc as previous_snapshot_at_utc,
+        {{ keep_materialised('pair_row') }}
     from with_previous
     inner join {{ ref('int_gbfs__station_snapshots') }} as previous
         on with_previous.previous_landing_id = previous.landing_id

@@ -18,6 +18,17 @@
 -- ever. A snapshot with an empty station list has no row (nothing to compare).
 with
 
+new_landings as (
+    -- the new snapshots, by their first station row (one per snapshot: a few index probes, not
+    -- one per station), then their stations through the landing_id index
+    select base.landing_id
+    from {{ ref('base_gbfs__station_status') }} as base
+    where
+        base.station_index = 1
+        {{ gbfs_loaded_since('base.loaded_at') }}  -- noqa: LT02
+        {{ gbfs_new_landing_rows('base.landing_id') }}  -- noqa: LT02
+),
+
 stations as (
     select
         base.landing_id,
@@ -27,10 +38,9 @@ stations as (
         base.ttl_s,
         base.snapshot_at_utc,
         base.reject_reason
-    from {{ ref('base_gbfs__station_status') }} as base
-    where 1 = 1
-        {{ gbfs_loaded_since('base.loaded_at') }}  -- noqa: LT02
-        {{ gbfs_new_landing_rows('base.landing_id') }}  -- noqa: LT02
+    from new_landings
+    inner join {{ ref('base_gbfs__station_status') }} as base
+        on new_landings.landing_id = base.landing_id
 ),
 
 per_snapshot as (
