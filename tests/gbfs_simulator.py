@@ -29,6 +29,9 @@ Model, minute by minute from ``start`` (aware UTC) for ``hours`` hours:
   never used id after each trip or move: GBFS 2.x privacy rotation) or ``rotating`` (a new id
   in every snapshot, for every vehicle).
 
+:class:`StationSimulator` does the same for a docked (station-based) system: rentals, returns and
+rebalancing vans at stations, published as ``station_status`` (tests/test_gbfs_docked.py).
+
 Truth: every trip (start/end time and place, recorded when it starts) and operator move;
 :meth:`Simulator.observed` gives trip starts and ends per ``(cell_row, cell_col, hour)`` the way
 the snapshots can show them (the hour of the first snapshot after the event). Deterministic for
