@@ -7,12 +7,15 @@
             "{{ ensure_index('ix_base_gbfs__station_information_landing', 'landing_id, station_index') }}",
             "{{ ensure_index('ix_base_gbfs__station_information_loaded', 'loaded_at') }}",
             "{{ ensure_index('ix_base_gbfs__station_information_system', 'system_id, station_index, landing_id') }}",
+            "{{ ensure_index('ix_base_gbfs__station_information_station', 'landing_id, station_id(100)') }}",
             "{{ ensure_index('ix_base_gbfs__station_information_rejects', 'reject_reason(100)') }}",
             "delete from {{ this }} where loaded_at < (select cutoff from (select timestampadd(day, -{{ var('gbfs_retention_days') }}, max(loaded_at)) as cutoff from {{ this }}) as newest)",
         ],
     )
 }}
 -- noqa: disable=LT02,LT05
+-- (indexes: per document and station, int_gbfs__station_changes looks up each changed
+-- station's position; per system and first station, it finds the system's documents)
 -- Every station of every GBFS station_information document (HTTP 200, `data.stations`),
 -- staged or not (reject_reason, NULL when it can be staged): where a docked system's
 -- stations are (their status does not say), their name and capacity. Parsed once,
