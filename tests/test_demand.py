@@ -1,0 +1,197 @@
+"""Demand baseline (int_demand__city_hours, demand_factors, demand_baseline) against a known truth, on a real MariaDB.
+
+Three weeks of a simulated free-floating fleet in Berlin (tests/gbfs_simulator.py, as the seeded system
+``dott-berlin``) with a known hour-of-week demand per cell and a known rain factor, landed through the
+real GBFS parser and Loader with Open-Meteo hours (rainy hours known) through the Open-Meteo path, then
+``dbt build`` of the whole project with ``demand_as_of_utc`` at the end of the history. The baseline's
+72 forecast hours are compared with the simulator's expected demand.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from dbt_helpers import land
+from gbfs_simulator import VEHICLE_TYPES, Simulator
+from test_pipeline import open_meteo_body
+
+from extract import db
+from extract.loader import LandingRow
+from extract.response import Response
+from extract.settings import Settings
+from extract.sources.gbfs import GBFS
+from extract.sources.open_meteo import HOURLY, forecast_request
+from transform.dbt_runner import run_dbt
+
+pytestmark = [pytest.mark.dbt, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+SYSTEM_ID = "dott-berlin"  # seeded for Berlin: its trips reach city_hourly_conditions
+START = datetime(2024, 6, 3, 0, tzinfo=UTC)  # a Monday; Berlin is UTC+2 all June
+WEEKS = 3
+HISTORY_H = WEEKS * 7 * 24
+HORIZON_H = 72
+RAIN_FACTOR = 0.6
+LOCAL_OFFSET_H = 2
+SIM = Simulator(
+    policy="static",
+    area_cells=4,
+    vehicles=250,
+    start=START,
+    hours=HISTORY_H,
+    interval_min=15,
+    seed=5,
+    fuel_per_minute=0.001,
+    charge_below=0.2,
+)
+ROW0, COL0 = SIM.grid.cell(SIM.lat, SIM.lon)
+HOT_CELLS = [(ROW0, COL0), (ROW0 - 1, COL0 + 1)]  # the true high-demand cells
+
+
+def local_how(hour_utc: datetime) -> int:
+    local = hour_utc + timedelta(hours=LOCAL_OFFSET_H)
+    return local.weekday() * 24 + local.hour
+
+
+def true_city_rate(how_local: int) -> float:
+    """Trips per hour wanted in the city at a local hour of the week (dry): commute peaks on weekdays."""
+    day, hour = divmod(how_local, 24)
+    if hour < 6:
+        return 8.0
+    if day < 5 and hour in (7, 8, 17, 18):
+        return 60.0
+    return 30.0 if day < 5 else 40.0
+
+
+def demand(cell: tuple[int, int], how_utc: int) -> float:
+    weight = 4.0 if cell in HOT_CELLS else 1.0
+    total_weight = 4.0 * len(HOT_CELLS) + (len(SIM.cells) - len(HOT_CELLS))
+    return true_city_rate((how_utc + LOCAL_OFFSET_H) % 168) * weight / total_weight
+
+
+def is_rainy(hour_utc: datetime) -> bool:
+    index = int((hour_utc - START).total_seconds() // 3600)
+    return (index * 7919) % 10 < 3  # about 30 % of hours, spread over the hours of the week
+
+
+SIM.demand = demand
+SIM.weather = lambda hour: RAIN_FACTOR if is_rainy(hour.replace(tzinfo=UTC)) else 1.0
+
+
+def _gbfs_row(feed: str, payload: dict, fetched_at: datetime):
+    body = json.dumps(payload).encode()
+    response = Response(
+        "gbfs", {"system_id": SYSTEM_ID, "feed": feed}, "GET", "https://x", {}, fetched_at, 200, "", body
+    )
+    (row,) = GBFS.parse(response)
+    return row
+
+
+def _weather_row(day: datetime) -> LandingRow:
+    """An Open-Meteo answer fetched at ``day`` 00:05 for its 24 UTC hours: 15 °C, rain in the rainy hours."""
+    hours = [day + timedelta(hours=h) for h in range(24)]
+    body = open_meteo_body(SIM.lat, SIM.lon, 24)
+    hourly = {name: [0.0] * 24 for name in HOURLY}
+    hourly["time"] = [h.strftime("%Y-%m-%dT%H:%M") for h in hours]
+    hourly["temperature_2m"] = [15.0] * 24
+    hourly["apparent_temperature"] = [14.0] * 24
+    hourly["rain"] = [1.2 if is_rainy(h) else 0.0 for h in hours]
+    hourly["precipitation"] = list(hourly["rain"])
+    hourly["precipitation_probability"] = [90.0 if is_rainy(h) else 5.0 for h in hours]
+    hourly["cloud_cover"] = [80.0] * 24
+    hourly["visibility"] = [10000.0] * 24
+    hourly["weather_code"] = [61 if is_rainy(h) else 3 for h in hours]
+    body["hourly"] = {k: v for k, v in hourly.items() if k in body["hourly"] or k == "time"}
+    spec = forecast_request("Berlin", body["latitude"], body["longitude"])
+    return LandingRow("open_meteo", {"city": "Berlin"}, spec.params, day + timedelta(minutes=5), 200, body)
+
+
+def _q(settings: Settings, sql: str) -> list[tuple]:
+    conn = db.connect(settings, "analyst", database=settings.marts_database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def built(mariadb, tmp_path_factory):
+    settings = Settings()
+    db.bootstrap(settings, reset=True)
+    snapshots, truth = SIM.run()
+    rows = [_gbfs_row("vehicle_types", VEHICLE_TYPES, START)]
+    rows += [_gbfs_row("free_bike_status", s.payload, s.at + timedelta(seconds=5)) for s in snapshots]
+    days = (HISTORY_H + HORIZON_H) // 24
+    rows += [_weather_row(START + timedelta(days=d)) for d in range(days)]
+    for k in range(0, len(rows), 500):
+        assert land(settings, rows[k : k + 500]) == len(rows[k : k + 500])
+    paths = tmp_path_factory.mktemp("dbt_demand")
+    kwargs = {"target_path": paths / "target", "log_path": paths / "logs", "profiles_dir": paths / "profiles"}
+    as_of = (START + timedelta(hours=HISTORY_H)).strftime("%Y-%m-%d %H:%M:%S")
+    result = run_dbt(
+        [
+            "build",
+            "--vars",
+            json.dumps({"test_window_hours": 0, "demand_as_of_utc": as_of, "demand_history_weeks": WEEKS}),
+        ],
+        settings,
+        **kwargs,
+    )
+    assert result.success, [
+        (r.node.name, r.status, r.message) for r in result.result.results if r.status not in ("success", "pass")
+    ]
+    return {"settings": settings, "truth": truth, "snapshots": snapshots}
+
+
+def test_rain_factor_is_recovered_within_10_percent(built):
+    ((factor, applied, hours),) = _q(
+        built["settings"],
+        "select factor_estimated, factor_applied, sample_hours from demand_factors"
+        " where city_id = (select city_id from cities where city_name = 'Berlin') and factor_name = 'rain'",
+    )
+    print(f"rain factor estimated {factor} (true {RAIN_FACTOR}) over {hours} rainy hours")
+    assert hours >= 100
+    assert applied == factor
+    assert abs(float(factor) - RAIN_FACTOR) / RAIN_FACTOR <= 0.10
+
+
+def test_baseline_recovers_the_hour_of_week_profile_within_10_percent(built):
+    rows = _q(
+        built["settings"],
+        "select hour_utc, sum(expected_trips_started), max(is_rain), min(profile_source) from demand_baseline"
+        " group by hour_utc order by hour_utc",
+    )
+    assert len(rows) == HORIZON_H
+    assert {r[3] for r in rows} == {"cell_hour_of_week"}
+    errors = []
+    for hour_utc, expected, rainy, _ in rows:
+        truth = true_city_rate(local_how(hour_utc)) * (RAIN_FACTOR if is_rainy(hour_utc.replace(tzinfo=UTC)) else 1)
+        assert bool(rainy) == is_rainy(hour_utc.replace(tzinfo=UTC))
+        errors.append(float(expected) / truth - 1)
+    bias = sum(errors) / len(errors)
+    mean_abs = sum(abs(e) for e in errors) / len(errors)
+    print(f"72 forecast hours vs the true rate: mean relative error {bias:+.3f}, mean absolute {mean_abs:.3f}")
+    # the level (trips the snapshots cannot see are missed) and the shape, hour by hour
+    assert abs(bias) <= 0.10
+    assert mean_abs <= 0.10
+    # the shape alone: the correlation of the expected and the true hourly totals
+    xs = [float(r[1]) for r in rows]
+    ys = [true_city_rate(local_how(r[0])) * (RAIN_FACTOR if r[2] else 1) for r in rows]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    cov = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    corr = cov / math.sqrt(sum((x - mx) ** 2 for x in xs) * sum((y - my) ** 2 for y in ys))
+    print(f"correlation with the true profile {corr:.3f}")
+    assert corr >= 0.95
+
+
+def test_baseline_puts_the_true_hot_cells_first(built):
+    rows = _q(
+        built["settings"],
+        "select cell_row, cell_col, sum(expected_trips_started) as trips from demand_baseline"
+        " group by cell_row, cell_col order by trips desc",
+    )
+    assert {(r[0], r[1]) for r in rows[: len(HOT_CELLS)]} == set(HOT_CELLS)
