@@ -38,7 +38,7 @@ LOCAL_OFFSET_H = 2
 SIM = Simulator(
     policy="static",
     area_cells=4,
-    vehicles=250,
+    vehicles=450,
     start=START,
     hours=HISTORY_H,
     interval_min=15,
@@ -59,10 +59,10 @@ def true_city_rate(how_local: int) -> float:
     """Trips per hour wanted in the city at a local hour of the week (dry): commute peaks on weekdays."""
     day, hour = divmod(how_local, 24)
     if hour < 6:
-        return 8.0
+        return 24.0
     if day < 5 and hour in (7, 8, 17, 18):
-        return 60.0
-    return 30.0 if day < 5 else 40.0
+        return 180.0
+    return 90.0 if day < 5 else 120.0
 
 
 def demand(cell: tuple[int, int], how_utc: int) -> float:

@@ -61,18 +61,26 @@ city_mean as (
 cell_trips as (
     -- trips started per cell and history hour, summed over systems and form factors
     select
-        events.city_id,
-        events.cell_row,
-        events.cell_col,
-        events.hour_utc,
-        sum(events.trips_started) as trips_started
-    from {{ ref('gbfs_trip_events') }} as events
+        trip_events.city_id,
+        trip_events.cell_row,
+        trip_events.cell_col,
+        trip_events.hour_utc,
+        sum(trip_events.trips_started) as trips_started
+    from {{ ref('gbfs_trip_events') }} as trip_events
     inner join city_hours
         on
-            events.city_id = city_hours.city_id
-            and events.hour_utc = city_hours.hour_utc
+            trip_events.city_id = city_hours.city_id
+            and trip_events.hour_utc = city_hours.hour_utc
     where city_hours.is_history = 1
-    group by events.city_id, events.cell_row, events.cell_col, events.hour_utc
+    group by trip_events.city_id, trip_events.cell_row, trip_events.cell_col, trip_events.hour_utc
+),
+
+city_trips as (
+    select
+        city_id,
+        sum(trips_started) as trips_started
+    from cell_trips
+    group by city_id
 ),
 
 cells as (
@@ -80,16 +88,10 @@ cells as (
         cell_trips.city_id,
         cell_trips.cell_row,
         cell_trips.cell_col,
-        sum(cell_trips.trips_started) / max(city_totals.trips_started) as trip_share
+        sum(cell_trips.trips_started) / max(city_trips.trips_started) as trip_share
     from cell_trips
-    inner join (
-        select
-            city_id,
-            sum(trips_started) as trips_started
-        from cell_trips
-        group by city_id
-    ) as city_totals
-        on cell_trips.city_id = city_totals.city_id
+    inner join city_trips
+        on cell_trips.city_id = city_trips.city_id
     group by cell_trips.city_id, cell_trips.cell_row, cell_trips.cell_col
     having sum(cell_trips.trips_started) > 0
 ),
@@ -123,11 +125,12 @@ factors as (
 future as (
     select
         city_hours.*,
-        coalesce(case when city_hours.is_rain = 1 then factors.rain_factor end, 1)
-        * coalesce(case when city_hours.temperature_band = 'cold' then factors.cold_factor end, 1)
-        * coalesce(case when city_hours.temperature_band = 'hot' then factors.hot_factor end, 1)
-        * coalesce(case when city_hours.is_busy_arrivals = 1 then factors.arrivals_factor end, 1)
-        as weather_arrivals_factor
+        (
+            coalesce(case when city_hours.is_rain = 1 then factors.rain_factor end, 1)
+            * coalesce(case when city_hours.temperature_band = 'cold' then factors.cold_factor end, 1)
+            * coalesce(case when city_hours.temperature_band = 'hot' then factors.hot_factor end, 1)
+            * coalesce(case when city_hours.is_busy_arrivals = 1 then factors.arrivals_factor end, 1)
+        ) as weather_arrivals_factor
     from city_hours
     left join factors
         on city_hours.city_id = factors.city_id
