@@ -195,3 +195,30 @@ def test_baseline_puts_the_true_hot_cells_first(built):
         " group by cell_row, cell_col order by trips desc",
     )
     assert {(r[0], r[1]) for r in rows[: len(HOT_CELLS)]} == set(HOT_CELLS)
+
+
+def test_backtest_scores_the_later_weeks_and_beats_same_hour_last_week(built):
+    rows = _q(built["settings"], "select local_date, hours_scored, mae, naive_mae, scaled_error from demand_backtest")
+    # the first week has no earlier week: at most the two later weeks (and their edges) are scored
+    assert 10 <= len(rows) <= 2 * 7 + 1
+    assert all(r[0] > (START + timedelta(days=6)).date() for r in rows)
+    mean_scaled = sum(float(r[4]) for r in rows) / len(rows)
+    mean_mae = sum(float(r[2]) for r in rows) / len(rows)
+    print(f"backtest: {len(rows)} days, mean scaled error {mean_scaled:.3f}, mean MAE {mean_mae:.2f}")
+    # the naive forecast carries one week's noise and last week's rain: the baseline must do better
+    assert mean_scaled < 1
+
+
+@pytest.mark.parametrize("period", ["morning", "evening"])
+def test_placement_ranks_the_true_high_demand_cells_first(built, period):
+    rows = _q(
+        built["settings"],
+        "select placement_rank, cell_row, cell_col, expected_trips_started, expected_vehicles_available,"
+        f" expected_gap, local_date from demand_placement where period = '{period}' order by placement_rank",
+    )
+    assert len(rows) == len(SIM.cells)
+    assert {r[6] for r in rows} == {(START + timedelta(hours=HISTORY_H + LOCAL_OFFSET_H)).date() + timedelta(days=1)}
+    print(f"{period}: {rows[:4]}")
+    assert {(r[1], r[2]) for r in rows[: len(HOT_CELLS)]} == set(HOT_CELLS)
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+    assert all(float(r[5]) == pytest.approx(float(r[3]) - float(r[4]), abs=0.02) for r in rows)
