@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from dbt_helpers import land
@@ -231,3 +235,45 @@ def test_placement_ranks_the_true_high_demand_cells_first(built, period):
     assert {(r[1], r[2]) for r in rows[: len(HOT_CELLS)]} == set(HOT_CELLS)
     assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
     assert all(float(r[5]) == pytest.approx(float(r[3]) - float(r[4]), abs=0.02) for r in rows)
+
+
+def _chromium() -> str:
+    """The headless browser, installed when missing (scripts/install-chromium.sh); skip outside CI if it cannot be."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(["sh", str(root / "scripts" / "install-chromium.sh")], capture_output=True, text=True)
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"no chromium and it could not be installed: {done.stderr}")
+        pytest.skip(f"no chromium (Debian package) and it could not be installed here: {done.stderr.strip()}")
+    return browser
+
+
+def test_report_pages_render_every_plot_in_headless_chromium(built, tmp_path):
+    from gans.report import PLOTS, write_report
+
+    pages = write_report(tmp_path / "report", built["settings"])
+    assert [p.name for p in pages] == [
+        f"{_q(built['settings'], 'select city_id from demand_baseline limit 1')[0][0]}.html"
+    ]
+    assert "cdn" not in pages[0].read_text().lower().split("<script")[0]  # the plotly JS is inlined
+    browser = _chromium()
+    dom = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            pages[0].as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    # plotly draws each figure as an SVG with class main-svg inside its div once the page's JS ran
+    for plot in PLOTS:
+        start = dom.index(f'id="{plot}"')
+        end = min([dom.index(f'id="{p}"') for p in PLOTS if dom.index(f'id="{p}"') > start] or [len(dom)])
+        assert "main-svg" in dom[start:end], f"{plot} not rendered"

@@ -66,12 +66,19 @@ cell_trips as (
         trip_events.cell_col,
         trip_events.hour_utc,
         sum(trip_events.trips_started) as trips_started
-    from {{ ref('gbfs_trip_events') }} as trip_events
+    -- through the tracked cities' names and the window's hours: the index (city_name,
+    -- hour_utc) reads the window only, however long the kept history grows
+    from {{ ref('tracked_cities') }} as tracked
+    inner join {{ ref('gbfs_trip_events') }} as trip_events
+        on tracked.city_name = trip_events.city_name
     inner join city_hours
         on
             trip_events.city_id = city_hours.city_id
             and trip_events.hour_utc = city_hours.hour_utc
-    where city_hours.is_history = 1
+    where
+        city_hours.is_history = 1
+        and trip_events.hour_utc >= timestampadd(week, -{{ var('demand_history_weeks') }}, {{ demand_as_of() }})
+        and trip_events.hour_utc < {{ demand_as_of() }}
     group by trip_events.city_id, trip_events.cell_row, trip_events.cell_col, trip_events.hour_utc
 ),
 
