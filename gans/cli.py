@@ -275,7 +275,9 @@ def gbfs_retention(days: int | None) -> None:
 
 
 @cli.command()
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("dbt_project/target/report"), show_default=True)
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), default=Path("dbt_project/target/report"), show_default=True
+)
 def report(out_dir: Path) -> None:
     """Write the demand report: one static HTML page per city (plots from the demand marts) into --out."""
     from gans.report import write_report
