@@ -1,9 +1,10 @@
 #!/usr/bin/env sh
-# Installs headless Chromium (Debian package `chromium`) when none is on the machine; used by the
-# demand report's test to check the pages render. Exits 0 when a browser is there, 1 when it cannot
-# install one (no apt-get).
+# Installs headless Chromium (Debian package `chromium`) when no Chromium or Chrome is on the machine
+# (GitHub's Ubuntu runners carry google-chrome); called by the demand report's test
+# (tests/test_demand.py) to check the pages render. Exits 0 when a browser is there, 1 when it cannot
+# install one (no apt-get, or apt-get failed).
 set -eu
-for bin in chromium chromium-browser; do
+for bin in chromium chromium-browser google-chrome google-chrome-stable; do
   if command -v "$bin" >/dev/null 2>&1; then exit 0; fi
 done
 if command -v apt-get >/dev/null 2>&1; then
