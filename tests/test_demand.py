@@ -4,7 +4,10 @@ Three weeks of a simulated free-floating fleet in Berlin (tests/gbfs_simulator.p
 ``dott-berlin``) with a known hour-of-week demand per cell and a known rain factor, landed through the
 real GBFS parser and Loader with Open-Meteo hours (rainy hours known) through the Open-Meteo path, then
 ``dbt build`` of the whole project with ``demand_as_of_utc`` at the end of the history. The baseline's
-72 forecast hours are compared with the simulator's expected demand.
+72 forecast hours are compared with the simulator's expected demand: its level with the trips the
+snapshots can show (wanted trips less those that found no vehicle, rides chained on a vehicle between
+two snapshots and hops under ``gbfs_trip_min_move_m``: :meth:`Simulator.visible_starts`), since no
+snapshot-based inference sees the others; its shape with that and with the wanted demand.
 """
 
 from __future__ import annotations
