@@ -274,6 +274,22 @@ def gbfs_retention(days: int | None) -> None:
     click.echo(f"gbfs_feeds: {result.deleted} rows fetched before {result.cutoff.isoformat()} deleted")
 
 
+@cli.command()
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), default=Path("dbt_project/target/report"), show_default=True
+)
+def report(out_dir: Path) -> None:
+    """Write the demand report: one static HTML page per city (plots from the demand marts) into --out."""
+    from gans.report import write_report
+
+    try:
+        pages = write_report(out_dir, _settings())
+    except (RuntimeError, *_known_errors()) as exc:
+        raise click.ClickException(str(exc)) from None
+    for page in pages:
+        click.echo(str(page))
+
+
 @cli.group("gbfs-systems")
 def gbfs_systems() -> None:
     """The GBFS systems followed (dbt_project/seeds/gbfs_systems.csv)."""

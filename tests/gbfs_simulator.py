@@ -64,7 +64,8 @@ class Vehicle:
 
 @dataclass
 class Truth:
-    """What happened: trips ``{start_at, start_lat, start_lon, end_at, end_lat, end_lon}``, operator moves."""
+    """What happened: trips ``{vehicle_id, start_at, start_lat, start_lon, end_at, end_lat, end_lon}`` (the id
+    published before the trip), operator moves."""
 
     trips: list[dict] = field(default_factory=list)
     deployed: list[dict] = field(default_factory=list)  # {at, lat, lon, kind: batch|charged}
@@ -213,6 +214,40 @@ class Simulator:
                     counter[(*self.grid.cell(lat, lon), hour_start(when).replace(tzinfo=None))] += 1
         return starts, ends
 
+    def visible_starts(self, snapshots: list[Snapshot], truth: Truth, min_move_m: float = 100) -> Counter:
+        """Trip starts the snapshots can show, per ``(cell_row, cell_col, hour)`` as :meth:`observed` counts them.
+
+        A start is visible when the last snapshot before it published the vehicle parked where the trip
+        starts (within ``gps_jitter_m`` twice over) and the first snapshot at or after it does not publish
+        that id within ``min_move_m`` (dbt var ``gbfs_trip_min_move_m``) of there. Trips that are not:
+        a ride taken from a vehicle that arrived (or came back) after the last snapshot (chained rides,
+        never published parked between them), and a hop shorter than ``min_move_m`` between two
+        snapshots. Meaningful for id policies that keep an id while parked (not ``rotating``).
+        """
+        step = self.interval_min * 60
+        seen = [{b["bike_id"]: (b["lat"], b["lon"]) for b in s.payload["data"]["bikes"]} for s in snapshots]
+
+        def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
+            return math.hypot((a[0] - b[0]) * M_PER_DEG, (a[1] - b[1]) * M_PER_DEG * self.grid.cos)
+
+        near = 2 * self.gps_jitter_m * math.sqrt(2) + 1
+        starts = Counter()
+        for trip in truth.trips:
+            # snapshot k is taken after the rides of its minute started: the one before is k = ceil(t) - 1
+            after = int(-(-(trip["start_at"] - self.start).total_seconds() // step))
+            if after < 1 or after >= len(snapshots):
+                continue
+            place = (trip["start_lat"], trip["start_lon"])
+            before_at = seen[after - 1].get(trip["vehicle_id"])
+            after_at = seen[after].get(trip["vehicle_id"])
+            if before_at is None or metres(before_at, place) > near:
+                continue  # never published parked where it started
+            if after_at is not None and metres(after_at, place) < min_move_m:
+                continue  # back (or still) near where it started: a hop the snapshots cannot tell
+            key = (*self.grid.cell(*place), hour_start(snapshots[after].at).replace(tzinfo=None))
+            starts[key] += 1
+        return starts
+
     def _parked(self, fleet):
         return [v for v in fleet if v.busy_until is None]
 
@@ -248,6 +283,7 @@ class Simulator:
                 minutes = self.rng.randint(*self.trip_minutes)
                 end_lat, end_lon = self.grid.point(*self.rng.choices(self.cells, dest_weights)[0], self.rng)
                 v.trip = {
+                    "vehicle_id": v.vehicle_id,  # as published before the trip
                     "start_at": now,
                     "start_lat": v.lat,
                     "start_lon": v.lon,

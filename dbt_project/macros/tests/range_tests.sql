@@ -53,3 +53,11 @@ from {{ model }}
 group by {{ combination_of_columns | join(', ') }}
 having count(*) > 1
 {% endtest %}
+
+{#- Rows with a NULL in any of columns: one test for many not-NULL columns of a model (a test
+    per column costs a query each in every build). -#}
+{% test not_null_columns(model, columns) %}
+select *
+from {{ model }}
+where {% for column in columns %}{{ column }} is null{% if not loop.last %} or {% endif %}{% endfor %}
+{% endtest %}
