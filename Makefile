@@ -48,7 +48,7 @@ db-reset: setup ## drop and recreate the project databases, empty
 db-shell: db-up ## interactive SQL client as the read-only analyst user
 	$(PY) -m localdb shell
 
-sql: db-up ## run one query as the analyst user, tab-separated: make sql Q="select ..."
+sql: db-up ## run one query as the analyst user: header and rows tab-separated, then the row count: make sql Q="select ..."
 	@$(PY) -m localdb sql "$(Q)"
 
 run: db-up ## the main job: extract live (or replay RECORDINGS=dir), load, dbt build, summary

@@ -5,15 +5,19 @@ Databases (names from :class:`extract.settings.Settings`):
 - ``gans_raw``: landing tables written by the extractors, plus the run log
   (``extract_runs``, ``extract_errors``) and ``schema_migrations``;
 - ``gans_staging``: dbt staging and intermediate views;
-- ``gans``: dbt marts, read by analysts.
+- ``gans``: dbt marts, read by analysts;
+- ``gans_test_failures``: the rows each failing dbt test found (``store_failures``).
 
 Users, least privilege:
 
 - ``gans_loader``: SELECT on ``gans_raw``; INSERT on the landing tables and
   ``extract_errors`` only; EXECUTE on the run procedures (:mod:`extract.runlog`), its
   only way to open, renew and close runs (its own only); nothing on ``schema_migrations``;
-- ``gans_dbt``: SELECT on ``gans_raw``; everything on ``gans_staging`` and ``gans``;
-- ``gans_analyst``: SELECT on ``gans_staging`` and ``gans``.
+- ``gans_dbt``: SELECT on ``gans_raw``; everything on ``gans_staging``, ``gans`` and
+  ``gans_test_failures``;
+- ``gans_analyst``: SELECT on ``gans_staging``, ``gans`` and ``gans_test_failures``
+  (the marts' view ``recent_extract_errors`` shows it the reasons of failed requests,
+  not the bodies, without any right on ``gans_raw``).
 
 The SQL here runs on MariaDB 10.11 (local, tests) and MySQL 8 (RDS). Every
 session runs in UTC (``time_zone = '+00:00'``), so DATETIME columns hold UTC.
@@ -191,7 +195,7 @@ def _quote_ident(name: str) -> str:
 
 
 def bootstrap(settings: Settings, *, reset: bool = False) -> None:
-    """Create the three databases and the three users with their grants (idempotent).
+    """Create the four databases and the three users with their grants (idempotent).
 
     Run as the admin user (root locally, the RDS master user in AWS). Passwords
     come from ``settings``; an existing user's password is set again, so rotating a
@@ -201,10 +205,11 @@ def bootstrap(settings: Settings, *, reset: bool = False) -> None:
     raw = _quote_ident(settings.raw_database)
     staging = _quote_ident(settings.staging_database)
     marts = _quote_ident(settings.marts_database)
+    failures = _quote_ident(settings.test_failures_database)
     conn = connect(settings, "admin", database="", autocommit=True)
     try:
         with conn.cursor() as cur:
-            for db in (raw, staging, marts):
+            for db in (raw, staging, marts, failures):
                 if reset:
                     cur.execute(f"drop database if exists {db}")
                 cur.execute(f"create database if not exists {db} character set utf8mb4 collate utf8mb4_unicode_ci")
@@ -224,8 +229,10 @@ def bootstrap(settings: Settings, *, reset: bool = False) -> None:
                 (f"select on {raw}.*", settings.dbt_user),
                 (f"all privileges on {staging}.*", settings.dbt_user),
                 (f"all privileges on {marts}.*", settings.dbt_user),
+                (f"all privileges on {failures}.*", settings.dbt_user),
                 (f"select on {staging}.*", settings.analyst_user),
                 (f"select on {marts}.*", settings.analyst_user),
+                (f"select on {failures}.*", settings.analyst_user),
             ]
             for what, user in grants:
                 cur.execute(f"grant {what} to %s@'%%'", (user,))

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     raw_database: str = Field("gans_raw", alias="GANS_RAW_DATABASE")
     staging_database: str = Field("gans_staging", alias="GANS_STAGING_DATABASE")
     marts_database: str = Field("gans", alias="GANS_MARTS_DATABASE")
+    test_failures_database: str = Field(
+        "gans_test_failures",
+        alias="GANS_TEST_FAILURES_DATABASE",
+        description="where dbt stores the rows each failing test found (store_failures)",
+    )
 
     loader_user: str = Field("gans_loader", alias="GANS_LOADER_USER")
     loader_password: SecretStr = Field(SecretStr(""), alias="GANS_LOADER_PASSWORD")

@@ -12,8 +12,10 @@ Command line (what the Makefile calls)::
     python -m localdb up|down|reset|status|shell|sql "select ..."
 
 Errors: :class:`ServerNotInstalled` when no ``mariadbd``/``mysqld`` is on the
-machine; :class:`ServerStartError` with the tail of the error log when the server
-does not come up within the timeout.
+machine; :class:`PortInUse` (one line naming ``GANS_DB_PORT``) when another program
+listens on the port; :class:`ServerStartError` with the tail of the error log when the
+server exits or does not come up within the timeout. The command line prints these as
+one ``error:`` line and exits 1, without a traceback.
 
 The named time zones are loaded into the server's ``mysql.time_zone*`` tables on ``up`` (once),
 so ``convert_tz(.., 'UTC', 'Europe/Berlin')`` works as on RDS.
@@ -21,10 +23,12 @@ so ``convert_tz(.., 'UTC', 'Europe/Berlin')`` works as on RDS.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -46,7 +50,21 @@ class ServerNotInstalled(RuntimeError):
 
 
 class ServerStartError(RuntimeError):
-    """The server did not accept connections in time."""
+    """The server did not accept connections in time, or exited while starting."""
+
+
+class PortInUse(ServerStartError):
+    """Another program listens on the server's TCP port; the message names the setting to change."""
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True when ``host:port`` (TCP) cannot be bound because something else holds it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
 
 
 def _which(*names: str) -> str | None:
@@ -190,7 +208,9 @@ class LocalServer:
         """Start the server; initialise the datadir first if it is new.
 
         Returns False when it was already running (a no-op but for loading missing time-zone
-        tables, :meth:`load_time_zones`), True when started.
+        tables, :meth:`load_time_zones`), True when started. Raises :class:`PortInUse` at once
+        when another program holds :attr:`port`, :class:`ServerStartError` as soon as the
+        server process exits while starting (or after ``timeout_s``).
         """
         if self.is_running():
             self._restrict()
@@ -202,6 +222,12 @@ class LocalServer:
             raise ServerNotInstalled(
                 "no MariaDB server found (mariadbd/mysqld): run `make setup`, or install it yourself "
                 "(Debian/Ubuntu: apt-get install mariadb-server; macOS: brew install mariadb)"
+            )
+        if port_in_use(self.host, self.port):
+            # the server would retry binding for a minute and then exit: say it now, in one line
+            raise PortInUse(
+                f"port {self.port} on {self.host} is taken by another program: set GANS_DB_PORT "
+                f"(in .env or the environment) to a free port, e.g. GANS_DB_PORT={self.port + 10}"
             )
         self.basedir.mkdir(parents=True, exist_ok=True)
         self.tmpdir.mkdir(exist_ok=True)  # private: a /tmp cleaner must not take its temporary tables
@@ -216,7 +242,7 @@ class LocalServer:
         if self.socket.exists():
             self.socket.unlink()
         with open(os.devnull, "wb") as devnull:
-            subprocess.Popen(
+            process = subprocess.Popen(
                 [server, "--no-defaults", f"--datadir={self.datadir}", f"--socket={self.socket}",
                  f"--port={self.port}", f"--bind-address={self.host}", *as_root,
                  f"--pid-file={self.pidfile}", f"--log-error={self.errlog}", f"--tmpdir={self.tmpdir}",
@@ -231,8 +257,13 @@ class LocalServer:
                 self._restrict()
                 self.load_time_zones()
                 return True
+            if process.poll() is not None:
+                break
             time.sleep(0.1)
         tail = self.errlog.read_text(errors="replace")[-2000:] if self.errlog.exists() else ""
+        if process.poll() is not None:
+            status = process.returncode
+            raise ServerStartError(f"MariaDB exited while starting (status {status}); {self.errlog}:\n{tail}")
         raise ServerStartError(f"MariaDB did not start within {timeout_s:.0f}s; {self.errlog}:\n{tail}")
 
     def load_time_zones(self, zoneinfo: Path = ZONEINFO) -> bool:
@@ -304,7 +335,11 @@ def _bootstrap(reset: bool) -> LocalServer:
     ensure_credentials()
     settings = Settings()  # re-read: credentials.env may be new
     server = _local(settings)
-    started = server.up()
+    try:
+        started = server.up()
+    except (ServerNotInstalled, ServerStartError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     bootstrap(settings, reset=reset)
     state = "started" if started else "already running"
     click.echo(f"MariaDB {state} on {server.host}:{server.port} (socket {server.socket}); databases ready", err=True)
@@ -363,9 +398,53 @@ def shell() -> None:
     os.execvpe(argv[0], argv, env)
 
 
+def run_query(settings: Settings, query: str, out=None, err=None) -> int:
+    """Run one ``query`` as the analyst user in the marts database; return the exit status.
+
+    Writes a header line of column names and the rows to ``out`` (default stdout), tab-separated,
+    NULL as ``NULL``, tabs and newlines inside values as ``\\t`` and ``\\n``; then ``N rows`` to
+    ``err`` (default stderr), so an empty result still shows its columns and ``0 rows``, and
+    ``out`` stays a clean TSV for a pipe. A statement without a result set writes
+    ``N rows affected``. A database error is one line on ``err`` (``error <code>: <message>``)
+    and status 1; success is 0.
+    """
+    from extract import db
+
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+
+    def cell(value) -> str:
+        if value is None:
+            return "NULL"
+        return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+    try:
+        conn = db.connect(settings, "analyst", database=settings.marts_database, autocommit=True)
+    except pymysql.err.MySQLError as exc:
+        print(f"error: cannot connect as {settings.analyst_user}: {exc.args[-1]} (is it up? make db-up)", file=err)
+        return 1
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+            if cur.description is None:
+                print(f"{cur.rowcount} rows affected", file=err)
+                return 0
+            rows = cur.fetchall()
+            print("\t".join(column[0] for column in cur.description), file=out)
+            for row in rows:
+                print("\t".join(cell(value) for value in row), file=out)
+            print(f"{len(rows)} row{'' if len(rows) == 1 else 's'}", file=err)
+            return 0
+    except pymysql.err.MySQLError as exc:
+        # PyMySQL's errors carry (code, message)
+        print(f"error {exc.args[0]}: {exc.args[-1]}" if len(exc.args) == 2 else f"error: {exc}", file=err)
+        return 1
+    finally:
+        conn.close()
+
+
 @cli.command()
 @click.argument("query")
 def sql(query: str) -> None:
-    """Run one QUERY as the read-only analyst user; tab-separated output."""
-    argv, env = _client_argv(Settings(), batch=True)
-    sys.exit(subprocess.run([*argv, "-e", query], env=env).returncode)
+    """Run one QUERY as the read-only analyst user: a header, tab-separated rows, then the row count."""
+    sys.exit(run_query(Settings(), query))

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from dbt_helpers import land, land_corpus, manifest, parse_utc, table_checksum
+from dbt_helpers import land, land_corpus, manifest, marts_the_recordings_fill, parse_utc, table_checksum
 
 from extract import db
 from extract.loader import LandingRow
@@ -86,10 +86,11 @@ def test_build_is_green_on_the_corpus(built):
     assert built["first"].success, summary.format()
     assert summary.tests["pass"] > 50
     assert summary.tests.get("fail", 0) == 0 and summary.tests.get("error", 0) == 0
-    # the corpus has no Open-Meteo responses (tests/test_dbt_open_meteo.py builds that mart)
-    assert all(rows for mart, rows in summary.mart_rows.items() if mart != "weather_hourly_forecasts"), (
-        summary.mart_rows
-    )
+    # every mart of the manifest is counted, none left out of the summary
+    models = json.loads((built["kwargs"]["target_path"] / "manifest.json").read_text())["nodes"].values()
+    marts = {n["name"] for n in models if n["resource_type"] == "model" and n["fqn"][1] == "marts"}
+    assert set(summary.mart_rows) == marts and len(marts) >= 14
+    assert [mart for mart in marts_the_recordings_fill(marts) if not summary.mart_rows[mart]] == []
 
 
 def test_second_build_changes_no_mart_row(built):
@@ -209,6 +210,13 @@ def test_hourly_conditions_spread_three_hour_slots(built):
     )
     assert [r[0] - r[1] for r in rows[:3]] == [timedelta(hours=h) for h in range(3)]
     assert rows[3][0] == rows[3][1]
+    # every hour carries its city's name beside its key
+    named = _query(
+        settings,
+        "select count(*), sum(h.city_name = c.city_name) from city_hourly_conditions as h"
+        " inner join cities as c on h.city_id = c.city_id",
+    )[0]
+    assert named[0] == hours and named[1] == hours
 
 
 # -- new fetches after the first builds: incremental behaviour ------------------------------------------

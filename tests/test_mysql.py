@@ -48,9 +48,10 @@ CORPORA = ("recordings", "recordings-extra")
 #: Columns whose values belong to the load, not to the data, and so differ between any two
 #: loads of the same recordings: the server's or the process's clock at insert (landing
 #: ``loaded_at``, copied into the staging models and marts; the run log's ``started_at``,
-#: ``finished_at``, ``lease_until``; ``extract_errors.occurred_at``; the fan-out plans'
-#: ``created_at``; ``schema_migrations.applied_at``) and the random token of the process that
-#: opened a run (``extract_runs.owner_token_sha256``). Rows are compared on every other
+#: ``finished_at``, ``lease_until``; ``extract_errors.occurred_at``, copied into the mart
+#: ``recent_extract_errors`` as ``occurred_at_utc``; the fan-out plans' ``created_at``;
+#: ``schema_migrations.applied_at``) and the random token of the process that opened a run
+#: (``extract_runs.owner_token_sha256``). Rows are compared on every other
 #: column, landing ids and run ids included (both replays insert in the same order).
 LOAD_TIME_COLUMNS = {
     "loaded_at",
@@ -58,6 +59,7 @@ LOAD_TIME_COLUMNS = {
     "finished_at",
     "lease_until",
     "occurred_at",
+    "occurred_at_utc",
     "created_at",
     "applied_at",
     "owner_token_sha256",

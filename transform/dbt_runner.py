@@ -53,17 +53,18 @@ DEFAULT_PROFILES_DIR = LOCAL_DIR / "dbt"
 #: The reconciliation mart (one row per landing row: records in payload, staged, rejected).
 RECONCILIATION = "landing_reconciliation"
 
-#: Marts whose row counts the summary reports, in the order shown.
-MARTS = (
-    "cities",
-    "city_populations",
-    "weather_forecasts",
-    "weather_hourly_forecasts",
-    "airports",
-    "city_airports",
-    "flight_arrivals",
-    "city_hourly_conditions",
-)
+
+def mart_names(project_dir: Path = DBT_PROJECT_DIR) -> tuple[str, ...]:
+    """Every mart of the project, sorted: the models (``*.sql``) under ``models/marts``.
+
+    Read from the folder, so a new mart shows in the summary without another list to keep;
+    empty when the project is not there (a deployment without ``dbt_project/``).
+    """
+    return tuple(sorted(path.stem for path in (Path(project_dir) / "models" / "marts").rglob("*.sql")))
+
+
+#: Marts whose row counts the summary reports, in the order shown (every mart: :func:`mart_names`).
+MARTS = mart_names()
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
@@ -79,6 +80,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "GANS_RAW_DATABASE": settings.raw_database,
         "GANS_STAGING_DATABASE": settings.staging_database,
         "GANS_MARTS_DATABASE": settings.marts_database,
+        "GANS_TEST_FAILURES_DATABASE": settings.test_failures_database,
         "GANS_DBT_USER": settings.dbt_user,
         "GANS_DBT_PASSWORD": settings.dbt_password.get_secret_value(),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

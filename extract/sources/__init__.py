@@ -1,8 +1,9 @@
 """The registry of sources: one module per source, each declaring one :class:`~extract.sources.base.Source`.
 
 :data:`REGISTRY` maps source names to their declarations in run order (a source may use
-what an earlier one landed: flights use the airports found). To add a source, see
-"Adding a source" in the README: one module here, one migration, its staging model and docs.
+what an earlier one landed: flights use the airports found). To add a source, follow the
+checklist in ``docs/sources.md``: one module here, one migration, its staging model and docs,
+and the places that still list sources by hand.
 """
 
 from __future__ import annotations

@@ -35,7 +35,12 @@ def handler(event: dict[str, Any] | None = None, context: Any = None) -> dict[st
     db.bootstrap(settings)
     after = _applied(settings)
     report = {
-        "databases": [settings.raw_database, settings.staging_database, settings.marts_database],
+        "databases": [
+            settings.raw_database,
+            settings.staging_database,
+            settings.marts_database,
+            settings.test_failures_database,
+        ],
         "migrations_applied": sorted(after - before),
         "schema_version": max(after, default=0),
     }

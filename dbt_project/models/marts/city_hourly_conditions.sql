@@ -109,6 +109,14 @@ zones as (
     from {{ ref('tracked_cities') }}
 ),
 
+names as (
+    -- every city's name, tracked or only landed
+    select
+        city_id,
+        city_name
+    from {{ ref('cities') }}
+),
+
 arrivals as (
     select
         city_airports.city_id,
@@ -220,6 +228,7 @@ loaded as (
 
 select
     all_hours.city_id,
+    names.city_name,
     all_hours.hour_utc,
     cast(convert_tz(all_hours.hour_utc, 'UTC', zones.timezone) as date) as local_date,
     hour(convert_tz(all_hours.hour_utc, 'UTC', zones.timezone)) as local_hour,
@@ -282,6 +291,8 @@ left join hours
         and all_hours.hour_utc = hours.hour_utc
 left join zones
     on all_hours.city_id = zones.city_id
+left join names
+    on all_hours.city_id = names.city_id
 left join arrivals
     on
         all_hours.city_id = arrivals.city_id
