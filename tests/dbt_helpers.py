@@ -24,11 +24,12 @@ def marts_the_recordings_fill(marts) -> list[str]:
     """Of ``marts``, those the shared recordings (``recordings``, ``recordings-extra``) fill.
 
     The recordings hold no Open-Meteo or GBFS responses (their marts are built by
-    ``test_dbt_open_meteo.py`` and the GBFS tests), and whether ``landing_rejects`` and
+    ``test_dbt_open_meteo.py`` and the GBFS tests; the ``demand_*`` marts, computed from
+    ``gbfs_trip_events``, by ``test_demand.py``), and whether ``landing_rejects`` and
     ``recent_extract_errors`` hold rows depends on the corpus having a bad record or request.
     """
     left_out = {"weather_hourly_forecasts", "landing_rejects", "recent_extract_errors"}
-    return [mart for mart in marts if mart not in left_out and not mart.startswith("gbfs_")]
+    return [mart for mart in marts if mart not in left_out and not mart.startswith(("gbfs_", "demand_"))]
 
 
 def manifest(recordings: Path) -> list[dict[str, Any]]:
