@@ -57,9 +57,12 @@ hour_offsets as (
 
 slot_hours as (
     -- each slot's first three hours, with the next slot's time: a window function, so
-    -- the CTE is materialised and hour_utc is a column the joins below can key on
+    -- the CTE is materialised and hour_utc is a column the joins below can key on. Keys
+    -- and times only: the slot's values are joined once per output row below (the
+    -- forecasts' text columns made both materialisations of this CTE on-disk tables)
     select
-        forecasts.*,
+        forecasts.city_id,
+        forecasts.forecast_at_utc,
         timestampadd(hour, hour_offsets.hour_offset, forecasts.forecast_at_utc) as hour_utc,
         lead(forecasts.forecast_at_utc) over (
             partition by forecasts.city_id, hour_offsets.hour_offset order by forecasts.forecast_at_utc
@@ -74,7 +77,10 @@ slot_hours as (
 
 hours as (
     -- the hours each slot is in force: until the next slot, 3 hours at most
-    select *
+    select
+        city_id,
+        forecast_at_utc,
+        hour_utc
     from slot_hours
     where
         hour_utc < coalesce(next_forecast_at_utc, timestampadd(hour, 3, forecast_at_utc))
@@ -103,9 +109,11 @@ all_hours as (
 ),
 
 zones as (
+    -- materialised (keyed): merged, the join hashed every city's name again for each hour
     select
         {{ city_id('city_name') }} as city_id,
-        timezone
+        timezone,
+        {{ keep_materialised('zone_row') }}
     from {{ ref('tracked_cities') }}
 ),
 
@@ -113,7 +121,8 @@ names as (
     -- every city's name, tracked or only landed
     select
         city_id,
-        city_name
+        city_name,
+        {{ keep_materialised('name_row') }}
     from {{ ref('cities') }}
 ),
 
@@ -148,7 +157,10 @@ boards as (
     select
         city_airports.city_id,
         cast(date_format(flight_boards.first_arrival_utc, '%Y-%m-%d %H:00:00') as datetime) as first_hour_utc,
-        flight_boards.last_arrival_utc
+        flight_boards.last_arrival_utc,
+        -- materialised: merged into covered, the boards were scanned again for every
+        -- (hour offset, airport) pair (126 s for a year of 100 airports' boards)
+        {{ keep_materialised('board_row') }}
     from {{ ref('int_aerodatabox__flight_boards') }} as flight_boards
     inner join {{ ref('city_airports') }} as city_airports
         on flight_boards.airport_icao = city_airports.airport_icao
@@ -234,22 +246,22 @@ select
     hour(convert_tz(all_hours.hour_utc, 'UTC', zones.timezone)) as local_hour,
     case when hourly.city_id is not null then 'open_meteo' else 'openweather' end as weather_source,
     hourly.model as weather_model,
-    coalesce(hourly.forecast_hour_utc, hours.forecast_at_utc) as forecast_at_utc,
-    coalesce(hourly.fetched_at_utc, hours.fetched_at_utc) as forecast_fetched_at_utc,
-    case when hourly.city_id is not null then hourly.temperature_c else hours.temperature_c end as temperature_c,
-    case when hourly.city_id is not null then hourly.apparent_temperature_c else hours.feels_like_c end
+    coalesce(hourly.forecast_hour_utc, forecasts.forecast_at_utc) as forecast_at_utc,
+    coalesce(hourly.fetched_at_utc, forecasts.fetched_at_utc) as forecast_fetched_at_utc,
+    case when hourly.city_id is not null then hourly.temperature_c else forecasts.temperature_c end as temperature_c,
+    case when hourly.city_id is not null then hourly.apparent_temperature_c else forecasts.feels_like_c end
         as feels_like_c,
-    case when hourly.city_id is null then hours.humidity_pct end as humidity_pct,
-    case when hourly.city_id is not null then hourly.wind_speed_m_s else hours.wind_speed_m_s end as wind_speed_m_s,
-    case when hourly.city_id is not null then hourly.wind_gust_m_s else hours.wind_gust_m_s end as wind_gust_m_s,
+    case when hourly.city_id is null then forecasts.humidity_pct end as humidity_pct,
+    case when hourly.city_id is not null then hourly.wind_speed_m_s else forecasts.wind_speed_m_s end as wind_speed_m_s,
+    case when hourly.city_id is not null then hourly.wind_gust_m_s else forecasts.wind_gust_m_s end as wind_gust_m_s,
     case
         when hourly.city_id is not null then cast(hourly.precipitation_probability_pct / 100 as decimal(4, 3))
-        else hours.precipitation_probability
+        else forecasts.precipitation_probability
     end as precipitation_probability,
     case
         when hourly.city_id is not null
             then cast(coalesce(hourly.rain_mm, 0) + coalesce(hourly.showers_mm, 0) as decimal(7, 2))
-        else cast(round(hours.rain_3h_mm / 3, 2) as decimal(7, 2))
+        else cast(round(forecasts.rain_3h_mm / 3, 2) as decimal(7, 2))
     end as rain_mm_per_h,
     case
         -- Open-Meteo's snowfall is in cm of snow; its water equivalent is what precipitation adds to rain and showers
@@ -261,15 +273,16 @@ select
                 )
                 as decimal(7, 2)
             )
-        else cast(round(hours.snow_3h_mm / 3, 2) as decimal(7, 2))
+        else cast(round(forecasts.snow_3h_mm / 3, 2) as decimal(7, 2))
     end as snow_mm_per_h,
-    case when hourly.city_id is not null then hourly.cloud_cover_pct else hours.cloudiness_pct end as cloudiness_pct,
-    case when hourly.city_id is not null then hourly.visibility_m else hours.visibility_m end as visibility_m,
+    case when hourly.city_id is not null then hourly.cloud_cover_pct else forecasts.cloudiness_pct end
+        as cloudiness_pct,
+    case when hourly.city_id is not null then hourly.visibility_m else forecasts.visibility_m end as visibility_m,
     case
         when hourly.city_id is not null then {{ wmo_condition('hourly.weather_code') }}
-        else hours.weather_condition
+        else forecasts.weather_condition
     end as weather_condition,
-    case when hourly.city_id is null then hours.weather_condition_description end as weather_condition_description,
+    case when hourly.city_id is null then forecasts.weather_condition_description end as weather_condition_description,
     hourly.weather_code,
     coalesce(arrivals.scheduled_arrivals, 0) as scheduled_arrivals,
     coalesce(arrivals.scheduled_passenger_arrivals, 0) as scheduled_passenger_arrivals,
@@ -289,6 +302,10 @@ left join hours
     on
         all_hours.city_id = hours.city_id
         and all_hours.hour_utc = hours.hour_utc
+left join {{ ref('weather_forecasts') }} as forecasts
+    on
+        hours.city_id = forecasts.city_id
+        and hours.forecast_at_utc = forecasts.forecast_at_utc
 left join zones
     on all_hours.city_id = zones.city_id
 left join names
