@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
+from dbt_helpers import table_checksum
 
 from extract import db
 from extract.recording import read_manifest
 from extract.runner import replay
 from extract.settings import Settings
 from extract.sources.wikipedia import parse_html
-from transform.dbt_runner import RECONCILIATION, run_dbt, summarize
+from transform.dbt_runner import MARTS, RECONCILIATION, run_dbt, summarize
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -123,7 +124,26 @@ def built(mariadb, tmp_path_factory):
     paths = tmp_path_factory.mktemp("dbt_demo")
     kwargs = {"target_path": paths / "target", "log_path": paths / "logs", "profiles_dir": paths / "profiles"}
     result = run_dbt(["build"], settings, **kwargs)
-    return {"settings": settings, "first": first, "again": again, "result": result, "kwargs": kwargs}
+    after_first = _checksums(settings) if result.success else {}
+    second = run_dbt(["build"], settings, **kwargs)
+    after_second = _checksums(settings) if second.success else {}
+    return {
+        "settings": settings,
+        "first": first,
+        "again": again,
+        "result": result,
+        "kwargs": kwargs,
+        "second": second,
+        "unchanged": after_first == after_second,
+    }
+
+
+def _checksums(settings: Settings) -> dict[str, tuple[int, str]]:
+    conn = db.connect(settings, "analyst", database=settings.marts_database)
+    try:
+        return {mart: table_checksum(conn, mart) for mart in MARTS}
+    finally:
+        conn.close()
 
 
 def test_replay_lands_each_response_once(built):
@@ -145,6 +165,11 @@ def test_every_mart_is_built_and_the_docs_name_the_empty_ones(built):
     assert empty == _empty_in_docs()
     # the marts of the sources the demo holds are filled
     assert {"cities", "city_populations", "weather_hourly_forecasts", "landing_reconciliation"} <= marts - empty
+
+
+def test_second_build_changes_no_mart_row(built):
+    assert built["result"].success and built["second"].success
+    assert built["unchanged"]
 
 
 def test_every_landed_record_is_staged_or_rejected(built):
