@@ -14,7 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup db-up db-down db-reset db-shell sql run report close-abandoned gbfs-systems test pytest lint docs bench bench-quick package sam-cli deploy lock clean
+.PHONY: help setup db-up db-down db-reset db-shell sql run demo report close-abandoned gbfs-systems test pytest lint docs bench bench-quick package sam-cli deploy lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ sql: db-up ## run one query as the analyst user: header and rows tab-separated, 
 
 run: db-up ## the main job: extract live (or replay RECORDINGS=dir), load, dbt build, summary
 	$(PY) -m gans pipeline $(if $(RECORDINGS),--replay "$(RECORDINGS)")
+
+demo: db-up ## the offline first run: replay demo/ (real, redistributable responses; no network, no keys), dbt build, summary
+	$(PY) -m gans pipeline --replay demo
 
 report: db-up ## the demand report: one static HTML page per city from the demand marts, in dbt_project/target/report (served by make docs)
 	$(PY) -m gans report --out dbt_project/target/report

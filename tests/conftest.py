@@ -98,5 +98,8 @@ def loader_conn(settings):
 def recordings() -> Path:
     """The shared real recordings; tests using it skip when the folder is absent."""
     if not (RECORDINGS / "manifest.jsonl").exists():
-        pytest.skip(f"real recordings not found at {RECORDINGS} (they live in ../shared beside the project)")
+        pytest.skip(
+            f"real recordings not found at {RECORDINGS} (they live in ../shared beside the project;"
+            " tests/test_demo.py builds every mart from demo/ without them)"
+        )
     return RECORDINGS
