@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from extract.loader import LandingRow
 from extract.response import RequestSpec, Response
 
 if TYPE_CHECKING:
     from extract.cities import City
-    from extract.loader import LandingRow
     from extract.settings import Settings
 
 
@@ -156,8 +156,6 @@ class Source:
 
     def row(self, response: Response, payload: Any, **extra: str | None) -> LandingRow:
         """The landing row of ``response`` holding ``payload`` (and values of :attr:`extra_columns`)."""
-        from extract.loader import LandingRow
-
         return LandingRow(
             source=self.name,
             request_key=dict(response.key),
@@ -166,6 +164,7 @@ class Source:
             http_status=response.status,
             payload=payload,
             extra=extra,
+            declaration=self,
         )
 
     def __repr__(self) -> str:
