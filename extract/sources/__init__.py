@@ -2,8 +2,9 @@
 
 :data:`REGISTRY` maps source names to their declarations in run order (a source may use
 what an earlier one landed: flights use the airports found). To add a source, follow the
-checklist in ``docs/sources.md``: one module here, one migration, its staging model and docs,
-and the places that still list sources by hand.
+checklist in ``docs/sources.md``: one module here, one migration, its dbt models and docs, the
+template's schedule and alarm; the CLI, grants, retention and the tests' expectations derive from
+this registry.
 """
 
 from __future__ import annotations
