@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 from dbt_helpers import land
+from test_pipeline import _rows
 
-from extract import db
 from extract.loader import LandingRow
 from extract.retention import purge, purge_all, retained_sources
 from extract.sources import REGISTRY
@@ -24,17 +24,11 @@ def _row(source, fetched_at: datetime, tag: str) -> LandingRow:
 
 def _delete_grants(settings) -> set[str]:
     """The raw tables the loader user may DELETE from, read from the server's grant tables."""
-    conn = db.connect(settings, "admin")
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "select table_name from information_schema.table_privileges"
-                " where grantee like %s and privilege_type = 'DELETE' and table_schema = %s",
-                (f"'{settings.loader_user}'@%", settings.raw_database),
-            )
-            return {r[0] for r in cur.fetchall()}
-    finally:
-        conn.close()
+    sql = (
+        "select table_name from information_schema.table_privileges"
+        " where grantee like %s and privilege_type = 'DELETE' and table_schema = %s"
+    )
+    return {r[0] for r in _rows(settings, sql, (f"'{settings.loader_user}'@%", settings.raw_database))}
 
 
 def test_a_retention_period_is_declared_by_at_least_one_source_and_read_from_settings(settings):
@@ -63,15 +57,9 @@ def test_purge_all_deletes_old_rows_of_every_declared_source_and_keeps_the_other
     results = purge_all(settings, days=30, now=now)
     assert [r.source for r in results] == [s.name for s in retained_sources()]
     assert all(r.deleted == 1 and r.days == 30 for r in results)
-    conn = db.connect(settings, "admin", database=settings.raw_database)
-    try:
-        with conn.cursor() as cur:
-            for source in REGISTRY.values():
-                cur.execute(f"select count(*) from {source.landing_table}")
-                kept = 1 if source in retained_sources() else 2
-                assert cur.fetchone()[0] == kept, source.name
-    finally:
-        conn.close()
+    for source in REGISTRY.values():
+        kept = 1 if source in retained_sources() else 2
+        assert _rows(settings, f"select count(*) from {source.landing_table}") == [(kept,)], source.name
 
 
 def test_a_source_without_a_period_is_refused_before_any_deletion(settings):
