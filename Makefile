@@ -14,7 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup db-up db-down db-reset db-shell sql run demo report close-abandoned gbfs-systems test pytest lint docs bench bench-quick package sam-cli deploy lock clean
+.PHONY: help setup db-up db-down db-reset db-shell sql run demo report close-abandoned retention gbfs-systems test pytest lint docs bench bench-quick package sam-cli deploy lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -94,8 +94,8 @@ bench-quick: setup ## the benchmark on small workloads (a few minutes)
 gbfs-systems: setup ## rewrite dbt_project/seeds/gbfs_systems.csv from MobilityData's catalogue (URL=... to read another copy)
 	$(PY) -m gans gbfs-systems refresh $(if $(URL),--url $(URL))
 
-gbfs-retention: db-up ## delete raw GBFS snapshots older than GANS_GBFS_RETENTION_DAYS (default 14; DAYS=n)
-	$(PY) -m gans gbfs-retention $(if $(DAYS),--days $(DAYS))
+retention: db-up ## delete raw landing rows older than their source's retention period (GBFS: GANS_GBFS_RETENTION_DAYS, 14; DAYS=n)
+	$(PY) -m gans retention $(if $(DAYS),--days $(DAYS))
 
 package: setup ## Lambda artefacts: build/extract.zip (+ build/extract/) and the image context build/transform-image/
 	PY=$(PY) ./lambda/package.sh

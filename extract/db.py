@@ -11,7 +11,8 @@ Databases (names from :class:`extract.settings.Settings`):
 Users, least privilege:
 
 - ``gans_loader``: SELECT on ``gans_raw``; INSERT on the landing tables and
-  ``extract_errors`` only; EXECUTE on the run procedures (:mod:`extract.runlog`), its
+  ``extract_errors`` only; DELETE on the landing tables of the sources declaring a retention
+  period (:mod:`extract.retention`); EXECUTE on the run procedures (:mod:`extract.runlog`), its
   only way to open, renew and close runs (its own only); nothing on ``schema_migrations``;
 - ``gans_dbt``: SELECT on ``gans_raw``; everything on ``gans_staging``, ``gans`` and
   ``gans_test_failures``;
@@ -188,7 +189,8 @@ def migrate(settings: Settings) -> list[int]:
 # Bootstrap: databases, users, grants
 
 
-def _quote_ident(name: str) -> str:
+def quote_ident(name: str) -> str:
+    """``name`` back-quoted as an SQL identifier; :class:`ValueError` unless it is letters, digits and ``_``."""
     if not name.replace("_", "").isalnum():
         raise ValueError(f"unsafe identifier {name!r}")
     return f"`{name}`"
@@ -202,10 +204,10 @@ def bootstrap(settings: Settings, *, reset: bool = False) -> None:
     password is a re-run. With ``reset=True`` the databases are dropped first and
     recreated empty. Users are created for host ``%``.
     """
-    raw = _quote_ident(settings.raw_database)
-    staging = _quote_ident(settings.staging_database)
-    marts = _quote_ident(settings.marts_database)
-    failures = _quote_ident(settings.test_failures_database)
+    raw = quote_ident(settings.raw_database)
+    staging = quote_ident(settings.staging_database)
+    marts = quote_ident(settings.marts_database)
+    failures = quote_ident(settings.test_failures_database)
     conn = connect(settings, "admin", database="", autocommit=True)
     try:
         with conn.cursor() as cur:
@@ -246,11 +248,17 @@ def bootstrap(settings: Settings, *, reset: bool = False) -> None:
     try:
         with conn.cursor() as cur:
             for table in sorted({s.landing_table for s in REGISTRY.values()} | set(LOADER_INSERT_TABLES)):
-                cur.execute(f"grant insert on {raw}.{_quote_ident(table)} to %s@'%%'", (settings.loader_user,))
+                cur.execute(f"grant insert on {raw}.{quote_ident(table)} to %s@'%%'", (settings.loader_user,))
             for procedure in LOADER_PROCEDURES:
                 cur.execute(f"grant execute on procedure {raw}.{procedure} to %s@'%%'", (settings.loader_user,))
-            # raw GBFS snapshots are kept for a retention period only (extract.retention): DELETE on that one table
-            cur.execute(f"grant delete on {raw}.`gbfs_feeds` to %s@'%%'", (settings.loader_user,))
+            # a source declaring a retention period keeps its raw rows that long only (extract.retention):
+            # DELETE on its landing table, and on no other
+            for source in REGISTRY.values():
+                table = f"{raw}.{quote_ident(source.landing_table)}"
+                if source.retention_setting is not None:
+                    cur.execute(f"grant delete on {table} to %s@'%%'", (settings.loader_user,))
+                else:
+                    _revoke(cur, f"delete on {table}", settings.loader_user)
     finally:
         conn.close()
 

@@ -1,7 +1,8 @@
 """HTTP client for the extractors: retries, backoff, Retry-After, timeouts, rate limits, redaction.
 
-One :class:`HttpClient` per API (Wikipedia, OpenWeather, AeroDataBox). It wraps a
-:class:`requests.Session` whose adapter retries with urllib3's :class:`~urllib3.util.Retry`:
+One :class:`HttpClient` per API (a source declaration's ``api``: the sources of one API share it and
+its rate budget, :func:`extract.sources.apis`). It wraps a :class:`requests.Session` whose adapter
+retries with urllib3's :class:`~urllib3.util.Retry`:
 
 - connection errors, read errors, HTTP 429 and every 5xx are retried up to
   ``max_retries`` times, GET only;

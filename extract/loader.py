@@ -35,22 +35,35 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pymysql
 
+if TYPE_CHECKING:
+    from extract.sources.base import Source
+
 log = logging.getLogger(__name__)
 
+#: name -> declaration, installed by :mod:`extract.sources` when it is imported (:func:`use_registry`): the
+#: loader depends on no source module; the source modules and their registry depend on it
+_lookup: Callable[[str], Source] | None = None
 
-def _source(name: str):
-    """The registered declaration of source ``name`` (imported late: source modules import this one)."""
-    from extract.sources import get
 
-    return get(name)
+def use_registry(lookup: Callable[[str], Source]) -> None:
+    """Install ``lookup`` (source name -> declaration, :class:`ValueError` for an unknown name): how a
+    :class:`LandingRow` built from a source *name* finds its declaration. Called by :mod:`extract.sources`."""
+    global _lookup
+    _lookup = lookup
+
+
+def _declared(name: str) -> Source:
+    if _lookup is None:
+        raise ValueError(f"no source registry to look {name!r} up in: import extract.sources first")
+    return _lookup(name)
 
 
 def canonical_json(value: Any) -> str:
@@ -84,10 +97,12 @@ class LandingRow:
     - ``payload``: the JSON body (or Wikipedia's parsed fields), any JSON value; stored
       in canonical form (sorted keys, no whitespace), the text that is hashed;
     - ``extra``: values of the source's :attr:`~extract.sources.base.Source.extra_columns`
-      (Wikipedia: ``infobox_html``, the infobox HTML fragment for audit).
+      (Wikipedia: ``infobox_html``, the infobox HTML fragment for audit);
+    - ``declaration``: the source's :class:`~extract.sources.base.Source` (landing table, extra
+      columns), as :meth:`Source.row` passes it; when omitted, looked up by ``source`` in the registry.
 
-    Raises :class:`ValueError` for an unknown source or an ``extra`` column the source does
-    not declare, and ``TypeError`` for a payload JSON cannot hold.
+    Raises :class:`ValueError` for an unknown source, a declaration of another name, or an ``extra``
+    column the source does not declare, and ``TypeError`` for a payload JSON cannot hold.
     """
 
     source: str
@@ -97,10 +112,15 @@ class LandingRow:
     http_status: int
     payload: Any
     extra: dict[str, str | None] = field(default_factory=dict)
+    declaration: Source | None = field(default=None, repr=False, compare=False)
     _hashes: tuple[str, str, str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        declared = _source(self.source).extra_columns
+        if self.declaration is None:
+            object.__setattr__(self, "declaration", _declared(self.source))
+        elif self.declaration.name != self.source:
+            raise ValueError(f"row of source {self.source!r} given the declaration of {self.declaration.name!r}")
+        declared = self.declaration.extra_columns
         undeclared = set(self.extra) - set(declared)
         if undeclared:
             raise ValueError(f"source {self.source!r} has no landing column(s) {', '.join(sorted(undeclared))}")
@@ -132,7 +152,7 @@ class LandingRow:
     @property
     def landing_table(self) -> str:
         """The landing table of the row's source."""
-        return _source(self.source).landing_table
+        return self.declaration.landing_table
 
     def values(self, run_id: int) -> tuple:
         """The row's column values, in :data:`_COLUMNS` order, then the source's extra columns."""
@@ -148,7 +168,7 @@ class LandingRow:
         )
         extra = tuple(
             None if self.extra.get(name) is None else _Utf8Hex(self.extra[name])
-            for name in _source(self.source).extra_columns
+            for name in self.declaration.extra_columns
         )
         return base + extra
 
@@ -306,8 +326,8 @@ class Loader:
         for row in batch:
             by_source.setdefault(row.source, []).append(row)
         with self.conn.cursor() as cur:
-            for source, rows in by_source.items():
-                table = _source(source).landing_table
+            for rows in by_source.values():
+                table = rows[0].landing_table
                 existing = self._existing(cur, table, {r.request_key_sha256 for r in rows})
                 fresh: list[LandingRow] = []
                 for row in rows:
@@ -316,7 +336,7 @@ class Loader:
                     else:
                         existing.add(row.identity)
                         fresh.append(row)
-                self._insert(cur, source, table, run_id, fresh)
+                self._insert(cur, rows[0].declaration.extra_columns, table, run_id, fresh)
                 result.landed += len(fresh)
         return result
 
@@ -334,10 +354,9 @@ class Loader:
             found.update((k, p) for k, p in cur.fetchall())
         return found
 
-    def _insert(self, cur, source: str, table: str, run_id: int, rows: Sequence[LandingRow]) -> None:
+    def _insert(self, cur, extra: Sequence[str], table: str, run_id: int, rows: Sequence[LandingRow]) -> None:
         if not rows:
             return
-        extra = _source(source).extra_columns
         columns = ", ".join([_COLUMNS, *extra])
         marks = ", ".join(["%s"] * (8 + len(extra)))
         # PyMySQL's executemany sends multi-row INSERTs of at most max_stmt_length bytes.

@@ -1,4 +1,4 @@
-"""Command line: ``python -m extract`` or ``gans-extract``.
+"""Command line: ``python -m gans`` or ``gans-extract``.
 
 Commands (``--help`` on each):
 
@@ -11,6 +11,8 @@ Commands (``--help`` on each):
 - ``dbt ARGS...``: dbt in-process with the project's profile and settings (e.g. ``dbt build``);
 - ``pipeline [--replay DIR]``: the main job (``make run``): extract live (or replay DIR),
   then ``dbt build``, then a summary of both;
+- ``retention [--sources] [--days N]``: delete the raw rows older than the retention period of
+  every source declaring one (``make retention``);
 - ``runs close-abandoned``: close runs left ``running`` past their lease as ``abandoned``
   (``make close-abandoned``; every run and replay does it first too).
 
@@ -30,7 +32,7 @@ from pathlib import Path
 import click
 
 from extract.instants import parse_instant
-from extract.sources import SOURCES, apis
+from extract.sources import REGISTRY, SOURCES, apis
 
 log = logging.getLogger("gans.cli")
 
@@ -88,15 +90,23 @@ def _known_errors():
 @click.option("-v", "--verbose", count=True, help="More log lines (-v: info, -vv: debug with HTTP details).")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int) -> None:
-    """Gans data platform: extract Wikipedia, Open-Meteo, OpenWeather and AeroDataBox into the landing tables.
-
-    Settings come from the environment and .env (GANS_*, OPENWEATHER_API_KEY, AERODATABOX_API_KEY, ...);
-    Wikipedia, Open-Meteo and GBFS need no key.
-    """
+    """Gans data platform: extract the registered sources into the landing tables (help text: _CLI_HELP)."""
     ctx.ensure_object(dict)
     ctx.obj["tty"] = sys.stdout.isatty()
     _setup_logging(verbose, ctx.obj["tty"])
 
+
+def _keyless() -> list[str]:
+    """The sources that need no setting (no API key), from their declarations."""
+    return [s.name for s in REGISTRY.values() if not s.required_settings]
+
+
+# the group's help names the sources from the registry (extract.sources), not a hand-written list
+cli.help = (
+    f"Gans data platform: extract {', '.join(SOURCES)} into the landing tables.\n\n"
+    "Settings come from the environment and .env (GANS_*, the API keys, ...); "
+    f"{', '.join(_keyless())} need no key."
+)
 
 SOURCES_HELP = (
     f"Sources to run (repeat or comma-separate): {', '.join(SOURCES)}. Default: all whose API keys are set"
@@ -145,13 +155,7 @@ SOURCES_HELP = (
 )
 @click.pass_context
 def run(ctx, sources, cities, start, end, record_dir, direction, idempotency_key, spool_dir, base_urls) -> None:
-    """Fetch the tracked cities live and land the responses.
-
-    Order: wikipedia, open_meteo, openweather, aerodatabox_airports, aerodatabox_flights, gbfs.
-    Without --sources, the sources whose API key is missing are skipped with one notice
-    (wikipedia, open_meteo and gbfs need none). With only aerodatabox_flights, the airports are those of the latest
-    landed airport searches. Exit status 0 only when nothing failed.
-    """
+    """Fetch the tracked cities live and land the responses (help text: below, from the registry)."""
     from extract.runner import extract
 
     window_start, window_end = _instant(start, "--from"), _instant(end, "--to")
@@ -181,6 +185,14 @@ def run(ctx, sources, cities, start, end, record_dir, direction, idempotency_key
     except _known_errors() as exc:
         raise click.ClickException(str(exc)) from None
     _finish(summary)
+
+
+run.help = (
+    f"Fetch the tracked cities live and land the responses.\n\nOrder: {', '.join(SOURCES)}. "
+    "Without --sources, the sources whose API key is missing are skipped with one notice "
+    f"({', '.join(_keyless())} need none). A source using what an earlier one landed (flights: the airports) "
+    "reads the latest landed rows when run alone. Exit status 0 only when nothing failed."
+)
 
 
 @cli.command()
@@ -255,23 +267,34 @@ def pipeline(ctx, recordings: Path | None, sources) -> None:
     sys.exit(0 if summary.ok and result.success else 1)
 
 
-@cli.command("gbfs-retention")
+@cli.command()
 @click.option(
-    "--days", type=click.IntRange(min=1), default=None, help="Keep this many days (default GANS_GBFS_RETENTION_DAYS)."
+    "--sources",
+    "sources",
+    multiple=True,
+    metavar="NAME[,NAME]",
+    help="Only these sources (default: every source declaring a retention period).",
 )
-def gbfs_retention(days: int | None) -> None:
-    """Delete raw GBFS snapshots (gans_raw.gbfs_feeds) fetched more than --days days ago.
+@click.option("--days", type=click.IntRange(min=1), default=None, help="Keep this many days (default: each source's).")
+def retention(sources, days: int | None) -> None:
+    """Delete the raw landing rows older than their source's retention period (extract/retention.py).
 
-    Runs as the loader user (DELETE on that table only). The GBFS marts are incremental and keep
-    their rows; only a `dbt build --full-refresh` of them would lose the history no longer landed.
+    Applies to every source that declares one (its setting holds the days); the others' rows are
+    kept for ever. Runs as the loader user (DELETE on those landing tables only). The dbt models
+    built from them are incremental and keep their rows; only a `dbt build --full-refresh` of them
+    would lose the history no longer landed. Prints one line per source.
     """
-    from extract.retention import purge_gbfs
+    from extract.retention import purge_all
 
     try:
-        result = purge_gbfs(_settings(), days=days)
+        results = purge_all(_settings(), sources=_split(sources), days=days)
     except _known_errors() as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"gbfs_feeds: {result.deleted} rows fetched before {result.cutoff.isoformat()} deleted")
+    for result in results:
+        click.echo(
+            f"{result.source} ({result.table}, {result.days} days): {result.deleted} rows fetched before"
+            f" {result.cutoff.isoformat()} deleted"
+        )
 
 
 @cli.command()
@@ -352,5 +375,5 @@ def close_abandoned() -> None:
 
 
 def main() -> None:
-    """Entry point of ``gans-extract`` and ``python -m extract``."""
+    """Entry point of ``gans-extract`` and ``python -m gans``."""
     cli(obj={})

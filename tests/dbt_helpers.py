@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import extract.sources  # noqa: F401  (installs the registry a LandingRow built from a source name is looked up in)
 from extract import db
 from extract.instants import parse_instant as parse_utc
 from extract.loader import LandingRow, Loader

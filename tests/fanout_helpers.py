@@ -12,6 +12,7 @@ import csv
 from datetime import UTC, datetime
 from pathlib import Path
 
+import extract.sources  # noqa: F401  (installs the registry a LandingRow built from a source name is looked up in)
 from extract.loader import LandingRow
 from extract.settings import PROJECT_ROOT
 

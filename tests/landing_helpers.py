@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import extract.sources  # noqa: F401  (installs the registry a LandingRow built from a source name is looked up in)
 from extract.loader import LandingRow
 
 T0 = datetime(2024, 6, 18, 10, 30, tzinfo=UTC)

@@ -21,7 +21,7 @@ from dbt_helpers import land
 from extract import db
 from extract.loader import LandingRow
 from extract.response import Response
-from extract.retention import purge_gbfs
+from extract.retention import purge
 from extract.runner import extract
 from extract.settings import Settings
 from extract.sources import ParseError
@@ -236,7 +236,7 @@ def test_retention_deletes_only_old_raw_snapshots(settings):
         for day in (1, 5, 6, 7, 19)
     ]
     assert land(settings, rows) == 5
-    result = purge_gbfs(settings, days=14, now=now, chunk=2)  # cut-off 2024-05-06 12:00 UTC
+    result = purge(settings, GBFS, days=14, now=now, chunk=2)  # cut-off 2024-05-06 12:00 UTC
     assert result.deleted == 3 and result.cutoff == datetime(2024, 5, 6, 12, tzinfo=UTC)
     conn = db.connect(settings, "loader")
     with conn.cursor() as cur:
@@ -247,7 +247,7 @@ def test_retention_deletes_only_old_raw_snapshots(settings):
             cur.execute("delete from openweather_forecasts")
     conn.close()
     with pytest.raises(ValueError, match="at least 1 day"):
-        purge_gbfs(settings, days=0)
+        purge(settings, GBFS, days=0)
 
 
 # --------------------------------------------------------------------------------------
@@ -448,7 +448,7 @@ def test_retention_then_one_new_snapshot_keeps_history_and_reconciles(gbfs_built
         "base": _q(settings, f"select count(*) from {staging}.base_gbfs__vehicles"),
     }
     # every landed row was fetched in 2026-04 or earlier: a 1-day retention deletes them all
-    assert purge_gbfs(settings, days=1).deleted == gbfs_built["landed"]
+    assert purge(settings, GBFS, days=1).deleted == gbfs_built["landed"]
     fresh = _v3_vehicles(
         datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         [

@@ -1,4 +1,4 @@
-"""The scheduled GBFS retention's handler (``gans_lambda.retention_handler``), in-process against the test MariaDB.
+"""The scheduled retention's handler (``gans_lambda.retention_handler``), in-process against the test MariaDB.
 
 The loader's password comes from moto's Secrets Manager only (``aws`` fixture of
 ``test_lambda_handlers``), as ``RetentionFunction`` reads it; the retention period from
@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from extract import db
+from extract.retention import retained_sources
+from extract.sources.gbfs import GBFS
 from tests.dbt_helpers import land
 from tests.test_gbfs import _row, _v3_vehicles
 from tests.test_lambda_handlers import aws, restore_environ  # noqa: F401  (fixtures)
@@ -45,9 +47,12 @@ def test_scheduled_retention_deletes_snapshots_older_than_the_period(aws, settin
     monkeypatch.setenv("GANS_GBFS_RETENTION_DAYS", "14")
     event = {"schedule": "gans-gbfs-retention", "scheduled_time": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
     report = retention_handler.handler(event, None)
-    assert report["deleted"] == 1 and report["days"] == 14
-    assert report["cutoff"].endswith("Z")
-    assert datetime.fromisoformat(report["cutoff"]) <= now - timedelta(days=14)
+    # every source declaring a retention period is purged (GBFS's rows are the only ones landed here)
+    assert report["sources"].keys() == {s.name for s in retained_sources()}
+    gbfs = report["sources"][GBFS.name]
+    assert report["deleted"] == gbfs["deleted"] == 1 and gbfs["days"] == 14
+    assert gbfs["cutoff"].endswith("Z")
+    assert datetime.fromisoformat(gbfs["cutoff"]) <= now - timedelta(days=14)
     assert _fetched(settings) == ["old_8d", "young_2d"]
     # one run with a shorter period (a manual invocation)
     assert retention_handler.handler({"days": 5}, None)["deleted"] == 1

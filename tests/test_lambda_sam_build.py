@@ -276,7 +276,12 @@ def test_each_zip_function_from_the_sam_build_imports_and_runs_on_its_runtime(
     [boot] = outcomes["BootstrapFunction"]
     assert boot["schema_version"] == max(m.version for m in db.migrations())
     [purged] = outcomes["RetentionFunction"]
-    assert purged["deleted"] == 0 and purged["days"] == int(deployed.parameters["GbfsRetentionDays"])
+    # every source declaring a retention period is purged; GBFS's period is the template's parameter
+    from extract.retention import retained_sources
+    from extract.sources.gbfs import GBFS
+
+    assert purged["deleted"] == 0 and purged["sources"].keys() == {s.name for s in retained_sources()}
+    assert purged["sources"][GBFS.name]["days"] == int(deployed.parameters["GbfsRetentionDays"])
 
     conn = db.connect(settings, "admin")
     try:

@@ -62,29 +62,37 @@ def test_transform_is_sam(template):
     assert template["Transform"] == "AWS::Serverless-2016-10-31"
 
 
-EXPECTED_SCHEDULES = {
-    # sources -> the cron fields that give the cadence
-    ("open_meteo",): "15 * * * ? *",  # hourly
-    ("openweather",): "*/3",  # every 3 hours
-    ("aerodatabox_flights",): "* * ? *",  # daily
-    ("aerodatabox_airports",): "MON",  # weekly
-    ("wikipedia",): "1 * ? *",  # monthly, on the 1st
-}
+def _cadence_hours(expression: str) -> float:
+    """Hours between two runs of an EventBridge Scheduler ``rate(...)`` or ``cron(...)`` expression (the
+    longest gap for a monthly cron: 31 days)."""
+    kind, _, body = expression.rstrip(")").partition("(")
+    if kind == "rate":
+        count, unit = body.split()
+        return int(count) * {"minute": 1 / 60, "hour": 1, "day": 24}[unit.rstrip("s")]
+    _minute, hour, day_of_month, _month, day_of_week, _year = body.split()
+    if day_of_month not in ("*", "?"):
+        return 31 * 24
+    if day_of_week not in ("*", "?"):
+        return 7 * 24
+    if hour == "*":
+        return 1
+    return int(hour[2:]) if hour.startswith("*/") else 24
 
 
 def test_schedules_cover_every_source_with_their_cadence(template):
-    schedules = _extraction_schedules(template)
+    """One extraction schedule per registered source, its expression the declared one (a template
+    parameter defaulting to it, e.g. GBFS's rate, counts as the same)."""
     seen = {}
-    for schedule in schedules.values():
+    for schedule in _extraction_schedules(template).values():
         target_input = json.loads(schedule["Properties"]["Target"]["Input"]["Fn::Sub"])
-        seen[tuple(target_input["sources"])] = schedule["Properties"]["ScheduleExpression"]
-    # GBFS: a rate, a template parameter (every 15 minutes by default)
-    assert set(seen) == set(EXPECTED_SCHEDULES) | {("gbfs",)}
-    assert seen.pop(("gbfs",)) == {"Ref": "GbfsScheduleExpression"}
-    assert template["Parameters"]["GbfsScheduleExpression"]["Default"] == "rate(15 minutes)"
-    for sources, fragment in EXPECTED_SCHEDULES.items():
-        assert seen[sources].startswith("cron("), seen[sources]
-        assert fragment in seen[sources], (sources, seen[sources])
+        expression = schedule["Properties"]["ScheduleExpression"]
+        if isinstance(expression, dict):
+            expression = template["Parameters"][expression["Ref"]]["Default"]
+        seen[tuple(target_input["sources"])] = expression
+    assert seen == {(name,): source.schedule for name, source in REGISTRY.items()}
+    for (name,), expression in seen.items():
+        assert expression.startswith(("cron(", "rate(")), (name, expression)
+        assert _cadence_hours(expression) > 0, name
 
 
 def test_schedules_run_in_berlin_time_with_retries_and_dead_letter_queue(template):
@@ -278,14 +286,8 @@ def test_a_freshness_alarm_per_source_missing_data_breaching(template):
         if a["Properties"]["MetricName"] == "HoursSinceSuccess"
     }
     assert set(alarms) == set(SOURCES)
-    cadence_hours = {
-        "open_meteo": 1,
-        "openweather": 3,
-        "aerodatabox_flights": 24,
-        "aerodatabox_airports": 168,
-        "wikipedia": 744,
-        "gbfs": 0.25,  # every 15 minutes
-    }
+    # the freshness alarm of each source fires when it missed its declared cadence (plus a margin)
+    cadence_hours = {name: _cadence_hours(source.schedule) for name, source in REGISTRY.items()}
     for source, alarm in alarms.items():
         assert alarm["TreatMissingData"] == "breaching", source
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold", source

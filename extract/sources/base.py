@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from extract.loader import LandingRow
 from extract.response import RequestSpec, Response
 
 if TYPE_CHECKING:
     from extract.cities import City
-    from extract.loader import LandingRow
     from extract.settings import Settings
 
 
@@ -75,7 +75,9 @@ class Source:
     (a discovery document, then the feeds it lists), batched by city at ``calls_per_city`` calls each, or as
     :meth:`plan_calls` counts them), ``calls_per_unit`` (a source rate-limited per host: the calls one unit
     of work makes to one host, e.g. a GBFS system's discovery and feeds, which the plan expects the
-    source to make feed by feed across its units, the hosts in turn).
+    source to make feed by feed across its units, the hosts in turn), ``retention_setting`` (None: landing
+    rows kept for ever; else the Settings field holding the days they are kept, applied by
+    :func:`extract.retention.purge_all`, which the loader may run: it holds DELETE on those tables only).
     """
 
     name: ClassVar[str]
@@ -90,6 +92,11 @@ class Source:
     plan_by: ClassVar[str] = "request"
     calls_per_city: ClassVar[int] = 1
     calls_per_unit: ClassVar[int] = 1
+    retention_setting: ClassVar[str | None] = None
+
+    def retention_days(self, settings: Settings) -> int | None:
+        """Days this source's landing rows are kept (:attr:`retention_setting`'s value), or None: kept for ever."""
+        return None if self.retention_setting is None else int(getattr(settings, self.retention_setting))
 
     def base_url(self, settings: Settings) -> str:
         """The API root from ``settings`` (no trailing slash)."""
@@ -149,8 +156,6 @@ class Source:
 
     def row(self, response: Response, payload: Any, **extra: str | None) -> LandingRow:
         """The landing row of ``response`` holding ``payload`` (and values of :attr:`extra_columns`)."""
-        from extract.loader import LandingRow
-
         return LandingRow(
             source=self.name,
             request_key=dict(response.key),
@@ -159,6 +164,7 @@ class Source:
             http_status=response.status,
             payload=payload,
             extra=extra,
+            declaration=self,
         )
 
     def __repr__(self) -> str:

@@ -183,6 +183,8 @@ class Gbfs(Source):
     # city costing CALLS_PER_SYSTEM calls per system on the system's host (plan_calls)
     plan_by = "city"
     calls_per_unit = CALLS_PER_SYSTEM
+    # raw snapshots are 1-3 MB each, every 15 minutes: kept GANS_GBFS_RETENTION_DAYS (extract.retention)
+    retention_setting = "gbfs_retention_days"
 
     def base_url(self, settings) -> str:
         """``GBFS_BASE_URL`` (empty by default: the systems' own URLs are used as listed)."""
