@@ -35,25 +35,7 @@ new_snapshots as (
 with_previous as (
     select
         new_snapshots.*,
-        (
-            select previous.landing_id
-            from {{ ref('int_gbfs__snapshots') }} as previous
-            where
-                previous.system_id = new_snapshots.system_id
-                and previous.is_stale = 0
-                and previous.snapshot_at_utc >= timestampadd(
-                    minute, -{{ var('gbfs_flow_max_gap_minutes') }}, new_snapshots.snapshot_at_utc
-                )
-                and (
-                    previous.snapshot_at_utc < new_snapshots.snapshot_at_utc
-                    or (
-                        previous.snapshot_at_utc = new_snapshots.snapshot_at_utc
-                        and previous.landing_id < new_snapshots.landing_id
-                    )
-                )
-            order by previous.snapshot_at_utc desc, previous.landing_id desc
-            limit 1
-        ) as previous_landing_id  -- noqa: ST05
+        {{ gbfs_previous_landing_id(ref('int_gbfs__snapshots'), 'new_snapshots') }} as previous_landing_id
     from new_snapshots
 ),
 

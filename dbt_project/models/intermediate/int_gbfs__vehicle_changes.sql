@@ -45,36 +45,19 @@ pairs as (
 ),
 
 later_side as (
-    select
-        pairs.landing_id,
-        vehicles.vehicle_id,
-        1 as side,
-        vehicles.latitude,
-        vehicles.longitude,
-        vehicles.fuel_fraction,
-        vehicles.is_disabled,
-        vehicles.form_factor
-    from pairs
-    inner join {{ ref('stg_gbfs__vehicles') }} as vehicles
-        on pairs.landing_id = vehicles.landing_id
-    where vehicles.vehicle_id is not null
+    {{ gbfs_pair_side(
+        ref('stg_gbfs__vehicles'), 'vehicles', 1, 'vehicle_id',
+        ['latitude', 'longitude', 'fuel_fraction', 'is_disabled', 'form_factor'],
+        'vehicles.vehicle_id is not null',
+    ) }}
 ),
 
 earlier_side as (
-    -- keyed by the pair's later snapshot: one earlier snapshot may precede two later ones
-    select
-        pairs.landing_id,
-        vehicles.vehicle_id,
-        0 as side,
-        vehicles.latitude,
-        vehicles.longitude,
-        vehicles.fuel_fraction,
-        vehicles.is_disabled,
-        vehicles.form_factor
-    from pairs
-    inner join {{ ref('stg_gbfs__vehicles') }} as vehicles
-        on pairs.previous_landing_id = vehicles.landing_id
-    where vehicles.vehicle_id is not null
+    {{ gbfs_pair_side(
+        ref('stg_gbfs__vehicles'), 'vehicles', 0, 'vehicle_id',
+        ['latitude', 'longitude', 'fuel_fraction', 'is_disabled', 'form_factor'],
+        'vehicles.vehicle_id is not null',
+    ) }}
 ),
 
 sides as (
@@ -288,13 +271,7 @@ select
 from flagged as placed
 union all
 select
-    pairs.landing_id,
-    pairs.previous_landing_id,
-    {{ as_text('pairs.system_id') }} as system_id,
-    systems.city_name,
-    pairs.snapshot_at_utc,
-    pairs.previous_snapshot_at_utc,
-    pairs.hour_utc,
+    {{ gbfs_pair_columns('pairs') }},
     {{ as_text("'pair'") }} as change_kind,
     {{ as_text('null') }} as vehicle_id,
     null as latitude,

@@ -103,10 +103,7 @@ all_hours as (
 ),
 
 zones as (
-    select
-        {{ city_id('city_name') }} as city_id,
-        timezone
-    from {{ ref('tracked_cities') }}
+    {{ city_time_zones() }}
 ),
 
 names as (

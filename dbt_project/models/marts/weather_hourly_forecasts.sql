@@ -31,10 +31,7 @@ new_hours as (
 ),
 
 zones as (
-    select
-        {{ city_id('city_name') }} as city_id,
-        timezone
-    from {{ ref('tracked_cities') }}
+    {{ city_time_zones() }}
 )
 
 select  -- noqa: ST06
