@@ -98,3 +98,40 @@
     where {{ where }}
     {%- endif %}
 {%- endmacro %}
+
+{#
+  Body of the `new_snapshots` CTE of the incremental pairing models: the fresh snapshots
+  of `snapshots` (landing_id, system_id, snapshot_at_utc, hour_utc, loaded_at) loaded
+  since the newest held (incremental_landing_filter) and not held yet
+  (gbfs_new_landing_rows). `condition` is one more SQL condition on `snapshots`.
+#}
+{% macro gbfs_new_fresh_snapshots(snapshots, condition=none) -%}
+    select
+        snapshots.landing_id,
+        snapshots.system_id,
+        snapshots.snapshot_at_utc,
+        snapshots.hour_utc,
+        snapshots.loaded_at
+    from {{ snapshots }} as snapshots
+    where
+        snapshots.is_stale = 0
+        {%- if condition %}
+        and {{ condition }}
+        {%- endif %}
+        {{ incremental_landing_filter('snapshots.loaded_at') }}
+        {{ gbfs_new_landing_rows('snapshots.landing_id') }}
+{%- endmacro %}
+
+{#
+  The key columns of a snapshot pair from `pairs` (int_gbfs__snapshot_pairs or a CTE of
+  the same columns): landing_id, previous_landing_id, system_id, snapshot_at_utc,
+  previous_snapshot_at_utc, hour_utc.
+#}
+{% macro gbfs_pair_key_columns(pairs) -%}
+    {{ pairs }}.landing_id,
+    {{ pairs }}.previous_landing_id,
+    {{ pairs }}.system_id,
+    {{ pairs }}.snapshot_at_utc,
+    {{ pairs }}.previous_snapshot_at_utc,
+    {{ pairs }}.hour_utc
+{%- endmacro %}

@@ -32,18 +32,7 @@
 with
 
 new_snapshots as (
-    select
-        snapshots.landing_id,
-        snapshots.system_id,
-        snapshots.snapshot_at_utc,
-        snapshots.hour_utc,
-        snapshots.loaded_at
-    from {{ ref('int_gbfs__station_snapshots') }} as snapshots
-    where
-        snapshots.is_stale = 0
-        and snapshots.stations_staged > 0
-        {{ incremental_landing_filter('snapshots.loaded_at') }}  -- noqa: LT02
-        {{ gbfs_new_landing_rows('snapshots.landing_id') }}  -- noqa: LT02
+    {{ gbfs_new_fresh_snapshots(ref('int_gbfs__station_snapshots'), 'snapshots.stations_staged > 0') }}
 ),
 
 with_previous as (
@@ -127,12 +116,7 @@ form_factors as (
 
 placed as (
     select
-        pairs.landing_id,
-        pairs.previous_landing_id,
-        pairs.system_id,
-        pairs.snapshot_at_utc,
-        pairs.previous_snapshot_at_utc,
-        pairs.hour_utc,
+        {{ gbfs_pair_key_columns('pairs') }},
         pairs.loaded_at,
         changed.station_id,
         changed.vehicles_before,

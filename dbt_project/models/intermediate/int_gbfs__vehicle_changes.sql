@@ -176,12 +176,7 @@ matches as (
 
 placed as (
     select
-        pairs.landing_id,
-        pairs.previous_landing_id,
-        pairs.system_id,
-        pairs.snapshot_at_utc,
-        pairs.previous_snapshot_at_utc,
-        pairs.hour_utc,
+        {{ gbfs_pair_key_columns('pairs') }},
         pairs.loaded_at,
         changes.change_kind,
         changes.vehicle_id,
