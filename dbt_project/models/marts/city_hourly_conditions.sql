@@ -290,19 +290,9 @@ left join zones
     on all_hours.city_id = zones.city_id
 left join names
     on all_hours.city_id = names.city_id
-left join arrivals
+{%- for hourly_facts in ['arrivals', 'covered', 'supply', 'trips'] %}
+left join {{ hourly_facts }}
     on
-        all_hours.city_id = arrivals.city_id
-        and all_hours.hour_utc = arrivals.hour_utc
-left join covered
-    on
-        all_hours.city_id = covered.city_id
-        and all_hours.hour_utc = covered.hour_utc
-left join supply
-    on
-        all_hours.city_id = supply.city_id
-        and all_hours.hour_utc = supply.hour_utc
-left join trips
-    on
-        all_hours.city_id = trips.city_id
-        and all_hours.hour_utc = trips.hour_utc
+        all_hours.city_id = {{ hourly_facts }}.city_id
+        and all_hours.hour_utc = {{ hourly_facts }}.hour_utc
+{%- endfor %}
