@@ -63,14 +63,15 @@
 
 {#
   The leading columns of a GBFS change model's pair-marker row (one per snapshot pair,
-  so a pair without changes still shows it was observed): the pair's keys and instants
-  from `pairs`, the city from the gbfs_systems row `systems`.
+  so a pair without changes still shows it was observed) and of their change rows: the
+  pair's keys and instants from `pairs`, system_id in the project collation, the city
+  name from `city` (the gbfs_systems row `systems` by default).
 #}
-{% macro gbfs_pair_columns(pairs) -%}
+{% macro gbfs_pair_columns(pairs, city='systems') -%}
     {{ pairs }}.landing_id,
     {{ pairs }}.previous_landing_id,
     {{ as_text(pairs ~ '.system_id') }} as system_id,
-    systems.city_name,
+    {{ city }}.city_name,
     {{ pairs }}.snapshot_at_utc,
     {{ pairs }}.previous_snapshot_at_utc,
     {{ pairs }}.hour_utc

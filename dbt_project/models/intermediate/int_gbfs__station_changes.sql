@@ -144,13 +144,7 @@ placed as (
 {%- set rebalance = var('gbfs_station_rebalance_min_vehicles') %}
 
 select
-    placed.landing_id,
-    placed.previous_landing_id,
-    {{ as_text('placed.system_id') }} as system_id,
-    placed.city_name,
-    placed.snapshot_at_utc,
-    placed.previous_snapshot_at_utc,
-    placed.hour_utc,
+    {{ gbfs_pair_columns('placed', 'placed') }},
     {{ as_text('placed.station_id') }} as station_id,
     placed.latitude,
     placed.longitude,

@@ -105,22 +105,15 @@ changes as (
         per_id.vehicle_id,
         kinds.change_kind,
         per_id.form_factor,
+        {#- the earlier snapshot's value for the disappearing side, the later one's otherwise #}
+        {%- for column, side_value in [
+            ('latitude', 'latitude'), ('longitude', 'longitude'), ('fuel_fraction', 'fuel'), ('is_disabled', 'disabled')
+        ] %}
         case
-            when kinds.change_kind in ('disappeared', 'moved_from') then per_id.latitude_before
-            else per_id.latitude_after
-        end as latitude,
-        case
-            when kinds.change_kind in ('disappeared', 'moved_from') then per_id.longitude_before
-            else per_id.longitude_after
-        end as longitude,
-        case
-            when kinds.change_kind in ('disappeared', 'moved_from') then per_id.fuel_before
-            else per_id.fuel_after
-        end as fuel_fraction,
-        case
-            when kinds.change_kind in ('disappeared', 'moved_from') then per_id.disabled_before
-            else per_id.disabled_after
-        end as is_disabled
+            when kinds.change_kind in ('disappeared', 'moved_from') then per_id.{{ side_value }}_before
+            else per_id.{{ side_value }}_after
+        end as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from per_id
     inner join kinds
         on
@@ -243,13 +236,7 @@ flagged as (
 )
 
 select
-    placed.landing_id,
-    placed.previous_landing_id,
-    {{ as_text('placed.system_id') }} as system_id,
-    placed.city_name,
-    placed.snapshot_at_utc,
-    placed.previous_snapshot_at_utc,
-    placed.hour_utc,
+    {{ gbfs_pair_columns('placed', 'placed') }},
     {{ as_text('placed.change_kind') }} as change_kind,
     {{ as_text('placed.vehicle_id') }} as vehicle_id,
     placed.latitude,
