@@ -290,6 +290,8 @@ left join zones
     on all_hours.city_id = zones.city_id
 left join names
     on all_hours.city_id = names.city_id
+-- noqa: disable=LT02
+-- (to the end: a loop, whose rendered lines sqlfluff indents wrongly)
 {%- for hourly_facts in ['arrivals', 'covered', 'supply', 'trips'] %}
 left join {{ hourly_facts }}
     on
