@@ -6,10 +6,7 @@
 with
 
 zones as (
-    select
-        {{ city_id('city_name') }} as city_id,
-        timezone
-    from {{ ref('tracked_cities') }}
+    {{ city_time_zones() }}
 ),
 
 hourly_marts as (

@@ -8,10 +8,7 @@
 with
 
 zones as (
-    select
-        {{ city_id('city_name') }} as city_id,
-        timezone
-    from {{ ref('tracked_cities') }}
+    {{ city_time_zones() }}
 ),
 
 hours as (

@@ -19,41 +19,13 @@
 with
 
 new_snapshots as (
-    select
-        snapshots.landing_id,
-        snapshots.system_id,
-        snapshots.snapshot_at_utc,
-        snapshots.hour_utc,
-        snapshots.loaded_at
-    from {{ ref('int_gbfs__snapshots') }} as snapshots
-    where
-        snapshots.is_stale = 0
-        {{ incremental_landing_filter('snapshots.loaded_at') }}  -- noqa: LT02
-        {{ gbfs_new_landing_rows('snapshots.landing_id') }}  -- noqa: LT02
+    {{ gbfs_new_fresh_snapshots(ref('int_gbfs__snapshots')) }}
 ),
 
 with_previous as (
     select
         new_snapshots.*,
-        (
-            select previous.landing_id
-            from {{ ref('int_gbfs__snapshots') }} as previous
-            where
-                previous.system_id = new_snapshots.system_id
-                and previous.is_stale = 0
-                and previous.snapshot_at_utc >= timestampadd(
-                    minute, -{{ var('gbfs_flow_max_gap_minutes') }}, new_snapshots.snapshot_at_utc
-                )
-                and (
-                    previous.snapshot_at_utc < new_snapshots.snapshot_at_utc
-                    or (
-                        previous.snapshot_at_utc = new_snapshots.snapshot_at_utc
-                        and previous.landing_id < new_snapshots.landing_id
-                    )
-                )
-            order by previous.snapshot_at_utc desc, previous.landing_id desc
-            limit 1
-        ) as previous_landing_id  -- noqa: ST05
+        {{ gbfs_previous_landing_id(ref('int_gbfs__snapshots'), 'new_snapshots') }} as previous_landing_id
     from new_snapshots
 ),
 
@@ -68,12 +40,7 @@ pairs as (
 )
 
 select
-    pairs.landing_id,
-    pairs.previous_landing_id,
-    pairs.system_id,
-    pairs.snapshot_at_utc,
-    pairs.previous_snapshot_at_utc,
-    pairs.hour_utc,
+    {{ gbfs_pair_key_columns('pairs') }},
     pairs.vehicles_before,
     pairs.loaded_at
 from pairs

@@ -32,43 +32,15 @@
 with
 
 new_snapshots as (
-    select
-        snapshots.landing_id,
-        snapshots.system_id,
-        snapshots.snapshot_at_utc,
-        snapshots.hour_utc,
-        snapshots.loaded_at
-    from {{ ref('int_gbfs__station_snapshots') }} as snapshots
-    where
-        snapshots.is_stale = 0
-        and snapshots.stations_staged > 0
-        {{ incremental_landing_filter('snapshots.loaded_at') }}  -- noqa: LT02
-        {{ gbfs_new_landing_rows('snapshots.landing_id') }}  -- noqa: LT02
+    {{ gbfs_new_fresh_snapshots(ref('int_gbfs__station_snapshots'), 'snapshots.stations_staged > 0') }}
 ),
 
 with_previous as (
     select
         new_snapshots.*,
-        (
-            select previous.landing_id
-            from {{ ref('int_gbfs__station_snapshots') }} as previous
-            where
-                previous.system_id = new_snapshots.system_id
-                and previous.is_stale = 0
-                and previous.stations_staged > 0
-                and previous.snapshot_at_utc >= timestampadd(
-                    minute, -{{ var('gbfs_flow_max_gap_minutes') }}, new_snapshots.snapshot_at_utc
-                )
-                and (
-                    previous.snapshot_at_utc < new_snapshots.snapshot_at_utc
-                    or (
-                        previous.snapshot_at_utc = new_snapshots.snapshot_at_utc
-                        and previous.landing_id < new_snapshots.landing_id
-                    )
-                )
-            order by previous.snapshot_at_utc desc, previous.landing_id desc
-            limit 1
-        ) as previous_landing_id  -- noqa: ST05
+        {{ gbfs_previous_landing_id(
+            ref('int_gbfs__station_snapshots'), 'new_snapshots', 'previous.stations_staged > 0'
+        ) }} as previous_landing_id
     from new_snapshots
 ),
 
@@ -85,26 +57,13 @@ pairs as (
 ),
 
 sides as (
-    select
-        pairs.landing_id,
-        stations.station_id,
-        1 as side,
-        stations.vehicles_available,
-        stations.is_installed
-    from pairs
-    inner join {{ ref('stg_gbfs__station_status') }} as stations
-        on pairs.landing_id = stations.landing_id
+    {{ gbfs_pair_side(
+        ref('stg_gbfs__station_status'), 'stations', 1, 'station_id', ['vehicles_available', 'is_installed']
+    ) }}
     union all
-    -- keyed by the pair's later snapshot: one earlier snapshot may precede two later ones
-    select
-        pairs.landing_id,
-        stations.station_id,
-        0 as side,
-        stations.vehicles_available,
-        stations.is_installed
-    from pairs
-    inner join {{ ref('stg_gbfs__station_status') }} as stations
-        on pairs.previous_landing_id = stations.landing_id
+    {{ gbfs_pair_side(
+        ref('stg_gbfs__station_status'), 'stations', 0, 'station_id', ['vehicles_available', 'is_installed']
+    ) }}
 ),
 
 per_station as (
@@ -157,12 +116,7 @@ form_factors as (
 
 placed as (
     select
-        pairs.landing_id,
-        pairs.previous_landing_id,
-        pairs.system_id,
-        pairs.snapshot_at_utc,
-        pairs.previous_snapshot_at_utc,
-        pairs.hour_utc,
+        {{ gbfs_pair_key_columns('pairs') }},
         pairs.loaded_at,
         changed.station_id,
         changed.vehicles_before,
@@ -190,13 +144,7 @@ placed as (
 {%- set rebalance = var('gbfs_station_rebalance_min_vehicles') %}
 
 select
-    placed.landing_id,
-    placed.previous_landing_id,
-    {{ as_text('placed.system_id') }} as system_id,
-    placed.city_name,
-    placed.snapshot_at_utc,
-    placed.previous_snapshot_at_utc,
-    placed.hour_utc,
+    {{ gbfs_pair_columns('placed', 'placed') }},
     {{ as_text('placed.station_id') }} as station_id,
     placed.latitude,
     placed.longitude,
@@ -227,13 +175,7 @@ select
 from placed
 union all
 select
-    pairs.landing_id,
-    pairs.previous_landing_id,
-    {{ as_text('pairs.system_id') }} as system_id,
-    systems.city_name,
-    pairs.snapshot_at_utc,
-    pairs.previous_snapshot_at_utc,
-    pairs.hour_utc,
+    {{ gbfs_pair_columns('pairs') }},
     {{ as_text('null') }} as station_id,
     null as latitude,
     null as longitude,

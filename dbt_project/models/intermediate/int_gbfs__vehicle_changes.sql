@@ -45,36 +45,19 @@ pairs as (
 ),
 
 later_side as (
-    select
-        pairs.landing_id,
-        vehicles.vehicle_id,
-        1 as side,
-        vehicles.latitude,
-        vehicles.longitude,
-        vehicles.fuel_fraction,
-        vehicles.is_disabled,
-        vehicles.form_factor
-    from pairs
-    inner join {{ ref('stg_gbfs__vehicles') }} as vehicles
-        on pairs.landing_id = vehicles.landing_id
-    where vehicles.vehicle_id is not null
+    {{ gbfs_pair_side(
+        ref('stg_gbfs__vehicles'), 'vehicles', 1, 'vehicle_id',
+        ['latitude', 'longitude', 'fuel_fraction', 'is_disabled', 'form_factor'],
+        'vehicles.vehicle_id is not null',
+    ) }}
 ),
 
 earlier_side as (
-    -- keyed by the pair's later snapshot: one earlier snapshot may precede two later ones
-    select
-        pairs.landing_id,
-        vehicles.vehicle_id,
-        0 as side,
-        vehicles.latitude,
-        vehicles.longitude,
-        vehicles.fuel_fraction,
-        vehicles.is_disabled,
-        vehicles.form_factor
-    from pairs
-    inner join {{ ref('stg_gbfs__vehicles') }} as vehicles
-        on pairs.previous_landing_id = vehicles.landing_id
-    where vehicles.vehicle_id is not null
+    {{ gbfs_pair_side(
+        ref('stg_gbfs__vehicles'), 'vehicles', 0, 'vehicle_id',
+        ['latitude', 'longitude', 'fuel_fraction', 'is_disabled', 'form_factor'],
+        'vehicles.vehicle_id is not null',
+    ) }}
 ),
 
 sides as (
@@ -122,22 +105,18 @@ changes as (
         per_id.vehicle_id,
         kinds.change_kind,
         per_id.form_factor,
+        -- noqa: disable=LT02
+        -- (a loop: sqlfluff cannot place the comma of its last item)
+        {#- the earlier snapshot's value for the disappearing side, the later one's otherwise #}
+        {%- for column, side_value in [
+            ('latitude', 'latitude'), ('longitude', 'longitude'), ('fuel_fraction', 'fuel'), ('is_disabled', 'disabled')
+        ] %}
         case
-            when kinds.change_kind in ('disappeared', 'moved_from') then per_id.latitude_before
-            else per_id.latitude_after
-        end as latitude,
-        case
-            when kinds.change_kind in ('disappeared', 'moved_from') then per_id.longitude_before
-            else per_id.longitude_after
-        end as longitude,
-        case
-            when kinds.change_kind in ('disappeared', 'moved_from') then per_id.fuel_before
-            else per_id.fuel_after
-        end as fuel_fraction,
-        case
-            when kinds.change_kind in ('disappeared', 'moved_from') then per_id.disabled_before
-            else per_id.disabled_after
-        end as is_disabled
+            when kinds.change_kind in ('disappeared', 'moved_from') then per_id.{{ side_value }}_before
+            else per_id.{{ side_value }}_after
+        end as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    -- noqa: enable=LT02
     from per_id
     inner join kinds
         on
@@ -193,12 +172,7 @@ matches as (
 
 placed as (
     select
-        pairs.landing_id,
-        pairs.previous_landing_id,
-        pairs.system_id,
-        pairs.snapshot_at_utc,
-        pairs.previous_snapshot_at_utc,
-        pairs.hour_utc,
+        {{ gbfs_pair_key_columns('pairs') }},
         pairs.loaded_at,
         changes.change_kind,
         changes.vehicle_id,
@@ -265,13 +239,7 @@ flagged as (
 )
 
 select
-    placed.landing_id,
-    placed.previous_landing_id,
-    {{ as_text('placed.system_id') }} as system_id,
-    placed.city_name,
-    placed.snapshot_at_utc,
-    placed.previous_snapshot_at_utc,
-    placed.hour_utc,
+    {{ gbfs_pair_columns('placed', 'placed') }},
     {{ as_text('placed.change_kind') }} as change_kind,
     {{ as_text('placed.vehicle_id') }} as vehicle_id,
     placed.latitude,
@@ -288,13 +256,7 @@ select
 from flagged as placed
 union all
 select
-    pairs.landing_id,
-    pairs.previous_landing_id,
-    {{ as_text('pairs.system_id') }} as system_id,
-    systems.city_name,
-    pairs.snapshot_at_utc,
-    pairs.previous_snapshot_at_utc,
-    pairs.hour_utc,
+    {{ gbfs_pair_columns('pairs') }},
     {{ as_text("'pair'") }} as change_kind,
     {{ as_text('null') }} as vehicle_id,
     null as latitude,

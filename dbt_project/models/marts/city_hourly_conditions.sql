@@ -110,11 +110,7 @@ all_hours as (
 
 zones as (
     -- materialised (keyed): merged, the join hashed every city's name again for each hour
-    select
-        {{ city_id('city_name') }} as city_id,
-        timezone,
-        {{ keep_materialised('zone_row') }}
-    from {{ ref('tracked_cities') }}
+    {{ city_time_zones(materialised=true) }}
 ),
 
 names as (
@@ -310,19 +306,11 @@ left join zones
     on all_hours.city_id = zones.city_id
 left join names
     on all_hours.city_id = names.city_id
-left join arrivals
+-- noqa: disable=LT02
+-- (to the end: a loop, whose rendered lines sqlfluff indents wrongly)
+{%- for hourly_facts in ['arrivals', 'covered', 'supply', 'trips'] %}
+left join {{ hourly_facts }}
     on
-        all_hours.city_id = arrivals.city_id
-        and all_hours.hour_utc = arrivals.hour_utc
-left join covered
-    on
-        all_hours.city_id = covered.city_id
-        and all_hours.hour_utc = covered.hour_utc
-left join supply
-    on
-        all_hours.city_id = supply.city_id
-        and all_hours.hour_utc = supply.hour_utc
-left join trips
-    on
-        all_hours.city_id = trips.city_id
-        and all_hours.hour_utc = trips.hour_utc
+        all_hours.city_id = {{ hourly_facts }}.city_id
+        and all_hours.hour_utc = {{ hourly_facts }}.hour_utc
+{%- endfor %}

@@ -12,20 +12,11 @@
 with
 
 city_hours as (
-    select *
-    from {{ ref('int_demand__city_hours') }}
-    where is_history = 1
+    {{ demand_history_hours() }}
 ),
 
 factors as (
-    select
-        city_id,
-        max(case when factor_name = 'rain' then factor_applied end) as rain_factor,
-        max(case when factor_name = 'cold' then factor_applied end) as cold_factor,
-        max(case when factor_name = 'hot' then factor_applied end) as hot_factor,
-        max(case when factor_name = 'arrivals' then factor_applied end) as arrivals_factor
-    from {{ ref('demand_factors') }}
-    group by city_id
+    {{ demand_applied_factors() }}
 ),
 
 predicted as (
@@ -51,12 +42,7 @@ scored as (
         city_hours.local_date,
         city_hours.trips_started,
         last_week.trips_started as naive_trips,
-        predicted.profile_trips * (
-            coalesce(case when city_hours.is_rain = 1 then factors.rain_factor end, 1)
-            * coalesce(case when city_hours.temperature_band = 'cold' then factors.cold_factor end, 1)
-            * coalesce(case when city_hours.temperature_band = 'hot' then factors.hot_factor end, 1)
-            * coalesce(case when city_hours.is_busy_arrivals = 1 then factors.arrivals_factor end, 1)
-        ) as baseline_trips
+        predicted.profile_trips * {{ demand_conditions_factor('city_hours') }} as baseline_trips
     from city_hours
     inner join predicted
         on

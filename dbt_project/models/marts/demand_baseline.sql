@@ -119,25 +119,13 @@ cell_profile as (
 ),
 
 factors as (
-    select
-        city_id,
-        max(case when factor_name = 'rain' then factor_applied end) as rain_factor,
-        max(case when factor_name = 'cold' then factor_applied end) as cold_factor,
-        max(case when factor_name = 'hot' then factor_applied end) as hot_factor,
-        max(case when factor_name = 'arrivals' then factor_applied end) as arrivals_factor
-    from {{ ref('demand_factors') }}
-    group by city_id
+    {{ demand_applied_factors() }}
 ),
 
 future as (
     select
         city_hours.*,
-        (
-            coalesce(case when city_hours.is_rain = 1 then factors.rain_factor end, 1)
-            * coalesce(case when city_hours.temperature_band = 'cold' then factors.cold_factor end, 1)
-            * coalesce(case when city_hours.temperature_band = 'hot' then factors.hot_factor end, 1)
-            * coalesce(case when city_hours.is_busy_arrivals = 1 then factors.arrivals_factor end, 1)
-        ) as weather_arrivals_factor
+        {{ demand_conditions_factor('city_hours') }} as weather_arrivals_factor
     from city_hours
     left join factors
         on city_hours.city_id = factors.city_id

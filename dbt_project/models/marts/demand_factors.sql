@@ -12,9 +12,7 @@
 with
 
 history as (
-    select *
-    from {{ ref('int_demand__city_hours') }}
-    where is_history = 1
+    {{ demand_history_hours() }}
 ),
 
 profile as (

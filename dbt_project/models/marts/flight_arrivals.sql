@@ -55,13 +55,4 @@ select
     new_flights.landing_id,
     new_flights.loaded_at
 from new_flights
-{% if is_incremental() -%}
-left join {{ this }} as held on new_flights.flight_key = held.flight_key
-{%- endif %}
-where new_flights.recency_rank = 1
-{%- if is_incremental() %}
-    and (
-        held.flight_key is null
-        or (new_flights.fetched_at_utc, new_flights.landing_id) >= (held.fetched_at_utc, held.landing_id)
-    )
-{%- endif %}
+{{ latest_fetch_not_older_than_held('new_flights', ['flight_key']) }}

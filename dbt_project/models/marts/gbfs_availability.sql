@@ -32,13 +32,7 @@ with
 {%- if is_incremental() %}
 
 changed as (
-    select distinct
-        system_id,
-        bucket_start_utc
-    from {{ ref('int_gbfs__snapshots') }}
-    where
-        is_stale = 0
-        {{ gbfs_loaded_since('loaded_at') }}  -- noqa: LT02
+    {{ gbfs_changed_keys('bucket_start_utc') }}
 ),
 {%- endif %}
 
@@ -73,13 +67,7 @@ systems as (
 )
 
 select straight_join
-    max(systems.city_id) as city_id,
-    max(systems.city_name) as city_name,
-    max(systems.operator) as operator,
-    cells.system_id,
-    cells.bucket_start_utc,
-    cells.cell_row,
-    cells.cell_col,
+    {{ gbfs_cell_group_columns('cells', 'bucket_start_utc') }},
     -- the cell's centre, decimal degrees
     cast((cells.cell_row + 0.5) * {{ var('gbfs_cell_size_m') }} / 111320 as decimal(10, 7)) as cell_latitude,
     cast(

@@ -22,13 +22,7 @@
 with
 
 changed as (
-    select distinct
-        system_id,
-        hour_utc
-    from {{ ref('int_gbfs__snapshots') }}
-    where
-        is_stale = 0
-        {{ gbfs_loaded_since('loaded_at') }}  -- noqa: LT02
+    {{ gbfs_changed_keys('hour_utc') }}
 ),
 
 span as (
@@ -136,13 +130,7 @@ systems as (
 -- written), the one-row-per-group columns with max(): as a grouped derived table joined to
 -- the rest, every cell of history was materialised again into an indexed temporary table
 select straight_join
-    max(systems.city_id) as city_id,
-    max(systems.city_name) as city_name,
-    max(systems.operator) as operator,
-    per_pair.system_id,
-    per_pair.hour_utc,
-    per_pair.cell_row,
-    per_pair.cell_col,
+    {{ gbfs_cell_group_columns('per_pair', 'hour_utc') }},
     cast(sum(case when per_pair.change_in_cell > 0 then per_pair.change_in_cell else 0 end) as signed)
         as vehicles_appeared,
     cast(sum(case when per_pair.change_in_cell < 0 then -per_pair.change_in_cell else 0 end) as signed)

@@ -45,19 +45,18 @@
 with
 
 changed as (
+    -- noqa: disable=LT02
+    -- (a loop: sqlfluff indents its rendered lines wrongly)
+    {%- for changes in [ref('int_gbfs__vehicle_changes'), ref('int_gbfs__station_changes')] %}
+    {{ 'union distinct' if not loop.first }}
     select distinct
         system_id,
         hour_utc
-    from {{ ref('int_gbfs__vehicle_changes') }}
+    from {{ changes }}
     where 1 = 1
         {{ incremental_landing_filter('loaded_at') }}  -- noqa: LT02
-    union distinct
-    select distinct
-        system_id,
-        hour_utc
-    from {{ ref('int_gbfs__station_changes') }}
-    where 1 = 1
-        {{ incremental_landing_filter('loaded_at') }}  -- noqa: LT02
+    {%- endfor %}
+    -- noqa: enable=LT02
 ),
 
 span as (

@@ -57,15 +57,4 @@ select
     -- refuses (error 1067 Invalid default value); MariaDB accepts either
     cast(new_slots.loaded_at as datetime(6)) as loaded_at
 from new_slots
-{% if is_incremental() -%}
-left join {{ this }} as held
-    on new_slots.city_id = held.city_id
-    and new_slots.forecast_at_utc = held.forecast_at_utc
-{%- endif %}
-where new_slots.recency_rank = 1
-{%- if is_incremental() %}
-    and (
-        held.city_id is null
-        or (new_slots.fetched_at_utc, new_slots.landing_id) >= (held.fetched_at_utc, held.landing_id)
-    )
-{%- endif %}
+{{ latest_fetch_not_older_than_held('new_slots', ['city_id', 'forecast_at_utc']) }}

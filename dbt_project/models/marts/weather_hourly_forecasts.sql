@@ -31,10 +31,7 @@ new_hours as (
 ),
 
 zones as (
-    select
-        {{ city_id('city_name') }} as city_id,
-        timezone
-    from {{ ref('tracked_cities') }}
+    {{ city_time_zones() }}
 )
 
 select  -- noqa: ST06
@@ -67,16 +64,4 @@ select  -- noqa: ST06
 from new_hours
 left join zones
     on new_hours.city_id = zones.city_id
-{% if is_incremental() -%}
-left join {{ this }} as held
-    on new_hours.city_id = held.city_id
-    and new_hours.model = held.model
-    and new_hours.forecast_hour_utc = held.forecast_hour_utc
-{%- endif %}
-where new_hours.recency_rank = 1
-{%- if is_incremental() %}
-    and (
-        held.city_id is null
-        or (new_hours.fetched_at_utc, new_hours.landing_id) >= (held.fetched_at_utc, held.landing_id)
-    )
-{%- endif %}
+{{ latest_fetch_not_older_than_held('new_hours', ['city_id', 'model', 'forecast_hour_utc']) }}
