@@ -8,11 +8,12 @@ column (:func:`check_city_name`), or loading the file fails naming the line.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from extract.seeds import read_rows
 
 COLUMNS = ("city_name", "country_code", "wikipedia_title", "latitude", "longitude", "timezone")
 #: characters a city name may have: the width of the seed's ``city_name`` column (``varchar(100)`` in
@@ -57,33 +58,24 @@ class City:
 def load_cities(path: str | Path) -> list[City]:
     """All cities of the CSV at ``path``, in file order. Raises :class:`CitiesError` on any bad row."""
     path = Path(path)
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise CitiesError(f"cannot read the cities file {path}: {exc}") from None
     cities: list[City] = []
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise CitiesError(f"{path}: missing column(s) {', '.join(missing)}")
-        for line_no, row in enumerate(reader, start=2):
-            try:
-                name = check_city_name(row["city_name"])
-                city = City(
-                    name=name,
-                    country_code=row["country_code"].strip(),
-                    wikipedia_title=(row["wikipedia_title"] or name).strip(),
-                    latitude=float(row["latitude"]),
-                    longitude=float(row["longitude"]),
-                    timezone=row["timezone"].strip(),
-                )
-                if not (-90 <= city.latitude <= 90 and -180 <= city.longitude <= 180):
-                    raise ValueError("coordinates out of range")
-                city.zone  # noqa: B018 - validates the time zone name
-            except (ValueError, TypeError, AttributeError, ZoneInfoNotFoundError) as exc:
-                raise CitiesError(f"{path}:{line_no}: {exc}") from None
-            cities.append(city)
+    for line_no, row in read_rows(path, COLUMNS, CitiesError, "cities file"):
+        try:
+            name = check_city_name(row["city_name"])
+            city = City(
+                name=name,
+                country_code=row["country_code"].strip(),
+                wikipedia_title=(row["wikipedia_title"] or name).strip(),
+                latitude=float(row["latitude"]),
+                longitude=float(row["longitude"]),
+                timezone=row["timezone"].strip(),
+            )
+            if not (-90 <= city.latitude <= 90 and -180 <= city.longitude <= 180):
+                raise ValueError("coordinates out of range")
+            city.zone  # noqa: B018 - validates the time zone name
+        except (ValueError, TypeError, AttributeError, ZoneInfoNotFoundError) as exc:
+            raise CitiesError(f"{path}:{line_no}: {exc}") from None
+        cities.append(city)
     names = [c.name for c in cities]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -67,14 +67,10 @@ def mariadb(tmp_path_factory) -> LocalServer | ExternalServer:
         **credentials,
         **admin,
     }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    yield server
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with pytest.MonkeyPatch.context() as patch:  # session-wide, restored before the server goes
+        for key, value in env.items():
+            patch.setenv(key, value)
+        yield server
     server.destroy()
 
 

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from db_helpers import query
 
 import extract.sources  # noqa: F401  (installs the registry a LandingRow built from a source name is looked up in)
 from extract import db
 from extract.instants import parse_instant as parse_utc
 from extract.loader import LandingRow, Loader
+from extract.response import Response
 from extract.runlog import RunLog
 from extract.settings import Settings
 
@@ -53,6 +58,18 @@ def row_from_entry(recordings: Path, entry: dict[str, Any]) -> LandingRow:
     )
 
 
+def gbfs_row(feed: str, payload: dict, system_id: str, fetched_at: datetime) -> LandingRow:
+    """The landing row of one GBFS ``feed`` document of ``system_id`` fetched at ``fetched_at`` (HTTP 200)."""
+    from extract.sources.gbfs import GBFS
+
+    body = json.dumps(payload).encode()
+    response = Response(
+        "gbfs", {"system_id": system_id, "feed": feed}, "GET", "https://x", {}, fetched_at, 200, "", body
+    )
+    (row,) = GBFS.parse(response)
+    return row
+
+
 def land(settings: Settings, rows: list[LandingRow], trigger: str = "test") -> int:
     """Land ``rows`` (grouped per source, one run each) as the loader user; return rows landed."""
     conn = db.connect(settings, "loader")
@@ -77,6 +94,58 @@ def land_corpus(settings: Settings, recordings: Path) -> None:
 
     summary = replay(settings, recordings)
     assert summary.ok, summary
+
+
+def mart_checksums(settings: Settings, marts) -> dict[str, tuple[int, str]]:
+    """:func:`table_checksum` of each of ``marts``, read as the analyst."""
+    conn = db.connect(settings, "analyst", database=settings.marts_database)
+    try:
+        return {mart: table_checksum(conn, mart) for mart in marts}
+    finally:
+        conn.close()
+
+
+def reconciliation_totals(settings: Settings, source: str) -> tuple:
+    """``landing_reconciliation`` of ``source`` summed: (landing rows, records in payloads, staged, rejected,
+    rows whose records are not staged + rejected)."""
+    return query(
+        settings,
+        "select count(*), sum(records_in_payload), sum(records_staged), sum(records_rejected),"
+        " sum(records_in_payload <> records_staged + records_rejected)"
+        " from landing_reconciliation where source_name = %s",
+        (source,),
+    )[0]
+
+
+def assert_incremental_equals_full_rebuild(settings: Settings, kwargs: dict, models: list[str], sql: str) -> None:
+    """With nothing new landed, an incremental run of ``models`` writes no row, and a full rebuild gives the
+    rows of ``sql`` (a marts query) the incremental build had. ``kwargs``: :func:`run_dbt`'s paths."""
+    from transform.dbt_runner import run_dbt
+
+    incremental = query(settings, sql)
+    result = run_dbt(["run", "-s", *models, "--vars", "{incremental_lookback_hours: 0}"], settings, **kwargs)
+    assert result.success
+    for r in result.result.results:
+        assert r.adapter_response.get("rows_affected") == 0, r.node.name
+    result = run_dbt(["run", "--full-refresh", "-s", *models], settings, **kwargs)
+    assert result.success
+    assert query(settings, sql) == incremental
+
+
+def dbt_process_env(settings: Settings, admin_user: str, work: Path) -> dict[str, str]:
+    """The environment of a child ``python -m gans dbt ...`` pointed at ``settings``' server as ``admin_user``,
+    writing its target and logs under ``work`` (a child process: dbt cannot run twice at once in one)."""
+    from transform.dbt_runner import dbt_environment
+
+    env = dict(os.environ)
+    env.update(dbt_environment(settings))
+    env.update(
+        GANS_ADMIN_USER=admin_user,
+        GANS_ADMIN_PASSWORD=settings.admin_password.get_secret_value(),
+        DBT_TARGET_PATH=str(work / "target"),
+        DBT_LOG_PATH=str(work / "logs"),
+    )
+    return env
 
 
 def table_checksum(conn, table: str) -> tuple[int, str]:

@@ -17,7 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from dbt_helpers import land, land_corpus, manifest, marts_the_recordings_fill, parse_utc, table_checksum
+from db_helpers import query as _query
+from dbt_helpers import land, land_corpus, manifest, mart_checksums, marts_the_recordings_fill, parse_utc
 
 from extract import db
 from extract.loader import LandingRow
@@ -34,22 +35,8 @@ def _node(result, name: str):
     return next(r for r in result.result.results if r.node.name == name)
 
 
-def _query(settings: Settings, sql: str, params=()) -> list[tuple]:
-    conn = db.connect(settings, "analyst", database=settings.marts_database)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
-
-
 def _checksums(settings: Settings) -> dict[str, tuple[int, str]]:
-    conn = db.connect(settings, "analyst", database=settings.marts_database)
-    try:
-        return {mart: table_checksum(conn, mart) for mart in MARTS}
-    finally:
-        conn.close()
+    return mart_checksums(settings, MARTS)
 
 
 def _city_id(settings: Settings, name: str) -> int:

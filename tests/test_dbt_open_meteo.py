@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from db_helpers import query as _query
 from dbt_helpers import land
 from test_open_meteo import capture  # noqa: F401  (fixture)
 from test_pipeline import open_meteo_body
@@ -56,16 +57,6 @@ def _openweather_row(city: str, first_slot: datetime, slots: int, temp: float) -
     return LandingRow(
         "openweather", {"city": city}, {"lat": 52.52, "lon": 13.405, "units": "metric"}, FETCHED, 200, body
     )
-
-
-def _query(settings: Settings, sql: str, params=()) -> list[tuple]:
-    conn = db.connect(settings, "analyst", database=settings.marts_database)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -210,21 +201,22 @@ def test_multi_model_capture_stages_one_row_per_model_and_hour(built, capture): 
     land(settings, [_open_meteo_row("Veneto", body, FETCHED, params)])
     # the base model is a table: the new landing row is parsed by the next build
     assert run_dbt(["run", "--select", "base_open_meteo__hours"], settings, **built["kwargs"]).success
-    conn = db.connect(settings, "analyst", database=settings.staging_database)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "select model, count(*), min(forecast_hour_utc), max(forecast_hour_utc) from stg_open_meteo__forecasts"
-                " where city_name = 'Veneto' group by model order by model"
-            )
-            per_model = {m: (n, lo, hi) for m, n, lo, hi in cur.fetchall()}
-            cur.execute(
-                "select temperature_c, wind_speed_m_s, precipitation_probability_pct from stg_open_meteo__forecasts"
-                " where city_name = 'Veneto' and model = 'ecmwf_ifs025' and hour_index = 1"
-            )
-            ecmwf_first = cur.fetchone()
-    finally:
-        conn.close()
+    staging = settings.staging_database
+    per_model = {
+        m: (n, lo, hi)
+        for m, n, lo, hi in _query(
+            settings,
+            "select model, count(*), min(forecast_hour_utc), max(forecast_hour_utc) from stg_open_meteo__forecasts"
+            " where city_name = 'Veneto' group by model order by model",
+            database=staging,
+        )
+    }
+    (ecmwf_first,) = _query(
+        settings,
+        "select temperature_c, wind_speed_m_s, precipitation_probability_pct from stg_open_meteo__forecasts"
+        " where city_name = 'Veneto' and model = 'ecmwf_ifs025' and hour_index = 1",
+        database=staging,
+    )
     # facts read off the capture: 12 models, two of them (gem_regional, bom_access_global) all null;
     # icon_d2 has 55 hours with a temperature, ecmwf_ifs025 all 168
     assert len(per_model) == 10 and "gem_regional" not in per_model and "bom_access_global" not in per_model

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from db_helpers import query as _q
 from dbt_helpers import land
 from gbfs_simulator import VEHICLE_TYPES, Simulator
 from test_pipeline import open_meteo_body
@@ -130,16 +131,6 @@ def _weather_row(day: datetime) -> LandingRow:
     body["hourly"] = {k: v for k, v in hourly.items() if k in body["hourly"] or k == "time"}
     spec = forecast_request("Berlin", body["latitude"], body["longitude"])
     return LandingRow("open_meteo", {"city": "Berlin"}, spec.params, day + timedelta(minutes=5), 200, body)
-
-
-def _q(settings: Settings, sql: str) -> list[tuple]:
-    conn = db.connect(settings, "analyst", database=settings.marts_database)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")

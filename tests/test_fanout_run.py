@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from db_helpers import query
 from pydantic import SecretStr
 from werkzeug import Response
 
@@ -178,17 +179,12 @@ def test_2000_cities_fan_out_within_the_rate_and_build_once(fanout_setup, tmp_pa
     )
     failures = [r.node.name for r in result.result.results if r.status in ("error", "fail")]
     assert result.success, failures
-    mconn = db.connect(settings, "analyst", database=settings.marts_database)
-    try:
-        with mconn.cursor() as cur:
-            cur.execute(
-                "select count(distinct c.city_name), sum(c.city_name = %s) from weather_forecasts f"
-                " join cities c on c.city_id = f.city_id",
-                (bad["city_name"],),
-            )
-            with_forecasts, bad_rows = cur.fetchone()
-    finally:
-        mconn.close()
+    ((with_forecasts, bad_rows),) = query(
+        settings,
+        "select count(distinct c.city_name), sum(c.city_name = %s) from weather_forecasts f"
+        " join cities c on c.city_id = f.city_id",
+        (bad["city_name"],),
+    )
     assert (with_forecasts, bad_rows) == (1999, 0)
 
 

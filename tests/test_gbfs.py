@@ -16,7 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from dbt_helpers import land
+from db_helpers import query as _q
+from dbt_helpers import land, reconciliation_totals
 
 from extract import db
 from extract.loader import LandingRow
@@ -263,16 +264,6 @@ def _posix(payload: dict) -> datetime:
     return datetime.fromtimestamp(payload["last_updated"], UTC)
 
 
-def _q(settings: Settings, sql: str) -> list[tuple]:
-    conn = db.connect(settings, "analyst", database=settings.marts_database)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="module")
 def gbfs_built(mariadb, captures, tmp_path_factory):
     """Captures and documented shapes landed, then one dbt build of the GBFS models; what was landed."""
@@ -363,12 +354,7 @@ def test_every_published_vehicle_is_staged_or_rejected(gbfs_built):
     rejects = _q(settings, "select record_json from landing_rejects where source_name = 'gbfs'")
     assert len(rejects) == 4 and all(json.loads(r[0]) for r in rejects)
     # reconciliation: one row per GBFS landing row, records = staged + rejected
-    recon = _q(
-        settings,
-        "select count(*), sum(records_in_payload), sum(records_staged), sum(records_rejected),"
-        " sum(records_in_payload <> records_staged + records_rejected)"
-        " from landing_reconciliation where source_name = 'gbfs'",
-    )[0]
+    recon = reconciliation_totals(settings, "gbfs")
     assert recon[0] == gbfs_built["landed"]
     assert recon[1] == gbfs_built["published"] + len(V3_TYPES["data"]["vehicle_types"])
     assert recon[3] == 4 and recon[4] == 0

@@ -19,23 +19,21 @@ trips (tests/gbfs_simulator.py), and the extraction of station feeds with one br
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dbt_helpers import land
+from db_helpers import query as _q
+from dbt_helpers import assert_incremental_equals_full_rebuild, dbt_process_env, gbfs_row, land, reconciliation_totals
 from gbfs_simulator import StationSimulator
-from test_mysql import mysql_server  # noqa: F401 (the project-local MySQL server fixture)
+from test_mysql import mysql_server, settings_on  # noqa: F401 (the project-local MySQL server fixture)
 
 from extract import db
-from extract.response import Response
 from extract.runner import extract
 from extract.settings import PROJECT_ROOT, Settings
-from extract.sources.gbfs import GBFS
-from transform.dbt_runner import dbt_environment, run_dbt
+from transform.dbt_runner import run_dbt
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -61,28 +59,9 @@ def _doc(name: str) -> dict:
     return json.loads((CAPTURES / name).read_text(encoding="utf-8"))
 
 
-def _row(feed: str, payload: dict, system_id: str, fetched_at: datetime):
-    body = json.dumps(payload).encode()
-    response = Response(
-        "gbfs", {"system_id": system_id, "feed": feed}, "GET", "https://x", {}, fetched_at, 200, "", body
-    )
-    (row,) = GBFS.parse(response)
-    return row
-
-
 def _fetched(payload: dict, fallback: str) -> datetime:
     """When the capture was fetched: 5 s after its last_updated (Vélib': its lastUpdatedOther)."""
     return datetime.fromtimestamp(payload.get("last_updated", payload.get(fallback, 0)) + 5, tz=UTC)
-
-
-def _q(settings: Settings, sql: str, database: str | None = None) -> list[tuple]:
-    conn = db.connect(settings, "analyst", database=database or settings.marts_database)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
 
 
 def _build(settings: Settings, kwargs: dict, select: str = SELECT):
@@ -130,16 +109,16 @@ def docked(mariadb, tmp_path_factory):
     db.bootstrap(settings, reset=True)
     docs = {name: _doc(name) for name in ALL}
     first = [
-        _row("station_information", docs[OSLO_INFO], OSLO, _fetched(docs[OSLO_INFO], "")),
-        *(_row("station_status", docs[n], OSLO, _fetched(docs[n], "")) for n in (OSLO_PRETTY, *OSLO_FLAT[:2])),
+        gbfs_row("station_information", docs[OSLO_INFO], OSLO, _fetched(docs[OSLO_INFO], "")),
+        *(gbfs_row("station_status", docs[n], OSLO, _fetched(docs[n], "")) for n in (OSLO_PRETTY, *OSLO_FLAT[:2])),
     ]
     second = [
-        _row("station_status", docs[OSLO_FLAT[2]], OSLO, _fetched(docs[OSLO_FLAT[2]], "")),
-        _row("station_status", docs[OSLO_2025], OSLO, _fetched(docs[OSLO_2025], "")),
-        _row("station_status", docs[VELIB_STATUS], PARIS, _fetched(docs[VELIB_STATUS], "lastUpdatedOther")),
-        _row("station_information", docs[VELIB_INFO], PARIS, _fetched(docs[VELIB_INFO], "lastUpdatedOther")),
-        _row("station_information", docs[OSLO_INFO], PARIS_DOCKED, _fetched(docs[OSLO_INFO], "")),
-        *(_row("station_status", docs[n], PARIS_DOCKED, _fetched(docs[n], "")) for n in OSLO_FLAT[1:]),
+        gbfs_row("station_status", docs[OSLO_FLAT[2]], OSLO, _fetched(docs[OSLO_FLAT[2]], "")),
+        gbfs_row("station_status", docs[OSLO_2025], OSLO, _fetched(docs[OSLO_2025], "")),
+        gbfs_row("station_status", docs[VELIB_STATUS], PARIS, _fetched(docs[VELIB_STATUS], "lastUpdatedOther")),
+        gbfs_row("station_information", docs[VELIB_INFO], PARIS, _fetched(docs[VELIB_INFO], "lastUpdatedOther")),
+        gbfs_row("station_information", docs[OSLO_INFO], PARIS_DOCKED, _fetched(docs[OSLO_INFO], "")),
+        *(gbfs_row("station_status", docs[n], PARIS_DOCKED, _fetched(docs[n], "")) for n in OSLO_FLAT[1:]),
     ]
     paths = tmp_path_factory.mktemp("dbt_docked")
     kwargs = {"target_path": paths / "target", "log_path": paths / "logs", "profiles_dir": paths / "profiles"}
@@ -154,12 +133,7 @@ def test_every_station_is_staged_or_rejected_with_its_reason(docked):
     settings, docs, rows = docked["settings"], docked["docs"], docked["rows"]
     staging = settings.staging_database
     published = sum(len(r.payload["data"]["stations"]) for r in rows)
-    recon = _q(
-        settings,
-        "select count(*), sum(records_in_payload), sum(records_staged), sum(records_rejected),"
-        " sum(records_in_payload <> records_staged + records_rejected)"
-        " from landing_reconciliation where source_name = 'gbfs'",
-    )[0]
+    recon = reconciliation_totals(settings, "gbfs")
     assert recon[0] == len(rows) and recon[1] == published and recon[4] == 0, recon
     # Vélib' 2022 has no last_updated: every station of its status rejected, counted, with the reason
     velib = len(docs[VELIB_STATUS]["data"]["stations"])
@@ -257,14 +231,7 @@ def test_nothing_new_writes_nothing_and_incremental_equals_a_full_rebuild(docked
         "select system_id, hour_utc, inference_method, cell_row, cell_col, form_factor, trips_started, trips_ended,"
         " vehicles_deployed, vehicles_removed, snapshot_pairs from gbfs_trip_events order by 1, 2, 3, 4, 5, 6"
     )
-    incremental = _q(settings, events)
-    result = run_dbt(["run", "-s", *models, "--vars", "{incremental_lookback_hours: 0}"], settings, **kwargs)
-    assert result.success
-    for r in result.result.results:
-        assert r.adapter_response.get("rows_affected") == 0, r.node.name
-    result = run_dbt(["run", "--full-refresh", "-s", *models], settings, **kwargs)
-    assert result.success
-    assert _q(settings, events) == incremental
+    assert_incremental_equals_full_rebuild(settings, kwargs, models, events)
 
 
 # --------------------------------------------------------------------------------------
@@ -274,14 +241,7 @@ def test_nothing_new_writes_nothing_and_incremental_equals_a_full_rebuild(docked
 def _build_elsewhere(settings: Settings, admin_user: str, work: Path) -> None:
     """The docked selection built on ``settings``' server in a child process (run_dbt would point this
     process's environment, and so every later Settings(), at that server)."""
-    env = dict(os.environ)
-    env.update(dbt_environment(settings))
-    env.update(
-        GANS_ADMIN_USER=admin_user,
-        GANS_ADMIN_PASSWORD=settings.admin_password.get_secret_value(),
-        DBT_TARGET_PATH=str(work / "target"),
-        DBT_LOG_PATH=str(work / "logs"),
-    )
+    env = dbt_process_env(settings, admin_user, work)
     args = ["build", "-s", SELECT, "--indirect-selection", "cautious", "--vars", "{test_window_hours: 0}"]
     done = subprocess.run(
         [sys.executable, "-m", "gans", "dbt", *args],
@@ -292,14 +252,7 @@ def _build_elsewhere(settings: Settings, admin_user: str, work: Path) -> None:
 
 def test_mysql_builds_the_same_docked_rows(docked, mysql_server, tmp_path):  # noqa: F811
     server, admin_user = mysql_server
-    mysql = Settings(
-        db_host=server.host,
-        db_port=server.port,
-        db_socket="",
-        db_ssl_ca="",
-        admin_user=admin_user,
-        admin_password=server.root_password,
-    )
+    mysql = settings_on(server, admin_user)
     db.bootstrap(mysql, reset=True)
     first, second = docked["batches"]
     assert land(mysql, first) == len(first)
@@ -329,8 +282,8 @@ def test_simulated_docked_trips_and_rebalancing(mariadb, tmp_path):
     db.bootstrap(settings, reset=True)
     sim = StationSimulator(seed=5)
     info, snapshots, truth = sim.run()
-    rows = [_row("station_information", info, "sim-docked", sim.start)]
-    rows += [_row("station_status", s.payload, "sim-docked", s.at + timedelta(seconds=5)) for s in snapshots]
+    rows = [gbfs_row("station_information", info, "sim-docked", sim.start)]
+    rows += [gbfs_row("station_status", s.payload, "sim-docked", s.at + timedelta(seconds=5)) for s in snapshots]
     assert land(settings, rows) == len(rows)
     kwargs = {"target_path": tmp_path / "target", "log_path": tmp_path / "logs", "profiles_dir": tmp_path / "profiles"}
     _build(settings, kwargs, "tracked_cities gbfs_systems +gbfs_trip_events")

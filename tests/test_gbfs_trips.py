@@ -13,13 +13,12 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from dbt_helpers import land
+from db_helpers import query as _q
+from dbt_helpers import assert_incremental_equals_full_rebuild, gbfs_row, land
 from gbfs_simulator import POLICIES, VEHICLE_TYPES, Simulator
 
 from extract import db
-from extract.response import Response
 from extract.settings import Settings
-from extract.sources.gbfs import GBFS
 from transform.dbt_runner import run_dbt
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -27,25 +26,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 SELECT = "tracked_cities gbfs_systems +gbfs_trip_events"
 # a system the seed lacks: its grid uses the vehicles' latitude rounded to a degree
 SIM_LAT, SIM_LON = 52.5244, 13.4105
-
-
-def _row(feed: str, payload: dict, system_id: str, fetched_at: datetime):
-    body = json.dumps(payload).encode()
-    response = Response(
-        "gbfs", {"system_id": system_id, "feed": feed}, "GET", "https://x", {}, fetched_at, 200, "", body
-    )
-    (row,) = GBFS.parse(response)
-    return row
-
-
-def _q(settings: Settings, sql: str) -> list[tuple]:
-    conn = db.connect(settings, "analyst", database=settings.marts_database)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
 
 
 def r_squared(truth: Counter, inferred: Counter) -> float:
@@ -74,10 +54,10 @@ def simulated(mariadb, tmp_path_factory):
         for policy, (sim, snapshots, _) in runs.items():
             system_id = f"sim-{policy}"
             if half == 0:
-                rows.append(_row("vehicle_types", VEHICLE_TYPES, system_id, sim.start))
+                rows.append(gbfs_row("vehicle_types", VEHICLE_TYPES, system_id, sim.start))
             middle = len(snapshots) // 2
             for snap in snapshots[:middle] if half == 0 else snapshots[middle:]:
-                rows.append(_row("free_bike_status", snap.payload, system_id, snap.at + timedelta(seconds=5)))
+                rows.append(gbfs_row("free_bike_status", snap.payload, system_id, snap.at + timedelta(seconds=5)))
         assert land(settings, rows) == len(rows)
         result = run_dbt(
             ["build", "-s", SELECT, "--indirect-selection", "cautious", "--vars", "{test_window_hours: 0}"],
@@ -148,14 +128,7 @@ EVENTS = (
 
 def test_nothing_new_writes_nothing_and_incremental_equals_a_full_rebuild(simulated):
     settings, kwargs = simulated["settings"], simulated["kwargs"]
-    incremental = _q(settings, EVENTS)
-    result = run_dbt(["run", "-s", *MODELS, "--vars", "{incremental_lookback_hours: 0}"], settings, **kwargs)
-    assert result.success
-    for r in result.result.results:
-        assert r.adapter_response.get("rows_affected") == 0, r.node.name
-    result = run_dbt(["run", "--full-refresh", "-s", *MODELS], settings, **kwargs)
-    assert result.success
-    assert _q(settings, EVENTS) == incremental
+    assert_incremental_equals_full_rebuild(settings, kwargs, MODELS, EVENTS)
 
 
 # --------------------------------------------------------------------------------------
@@ -179,7 +152,7 @@ def test_real_tier_captures_give_plausible_counts_and_every_vehicle_is_accounted
     db.bootstrap(settings, reset=True)
     payloads = [json.loads(p.read_text(encoding="utf-8")) for p in TIER]
     rows = [
-        _row("free_bike_status", p, "tier-wolfsburg", datetime.fromtimestamp(p["last_updated"] + 5, tz=UTC))
+        gbfs_row("free_bike_status", p, "tier-wolfsburg", datetime.fromtimestamp(p["last_updated"] + 5, tz=UTC))
         for p in payloads
     ]
     assert land(settings, rows) == 5

@@ -18,9 +18,9 @@ from collections import Counter
 
 import pytest
 import urllib3.util.connection
+from db_helpers import query
 from pydantic import SecretStr
 
-from extract import db
 from extract.http import HostCircuitBreaker, HostUnreachable, HttpClient, HttpError, url_origin
 from extract.runner import extract
 
@@ -180,23 +180,19 @@ def test_dead_hosts_end_the_run_in_a_few_attempts_and_the_others_land(settings, 
     assert "openweather: 15 requests not sent" in notices
     assert "15 not sent (host down)" in str(summary.table().columns[-1]._cells[0])
 
-    conn = db.connect(settings, "loader")
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "select source, json_unquote(json_extract(request_key, '$.city')), error_type, message"
-                " from extract_errors where source in ('wikipedia', 'openweather') order by id"
-            )
-            rows = cur.fetchall()
-            cur.execute(
-                "select json_unquote(json_extract(request_key, '$.system_id')), error_type, message"
-                " from extract_errors where source = 'gbfs' and error_type <> 'NoFeeds' order by id"
-            )
-            gbfs_rows = cur.fetchall()
-            cur.execute("select system_id, feed from gbfs_feeds order by system_id, feed")
-            landed = cur.fetchall()
-    finally:
-        conn.close()
+    rows = query(
+        settings,
+        "select source, json_unquote(json_extract(request_key, '$.city')), error_type, message"
+        " from extract_errors where source in ('wikipedia', 'openweather') order by id",
+        role="loader",
+    )
+    gbfs_rows = query(
+        settings,
+        "select json_unquote(json_extract(request_key, '$.system_id')), error_type, message"
+        " from extract_errors where source = 'gbfs' and error_type <> 'NoFeeds' order by id",
+        role="loader",
+    )
+    landed = query(settings, "select system_id, feed from gbfs_feeds order by system_id, feed", role="loader")
     for source in ("wikipedia", "openweather"):
         mine = [r for r in rows if r[0] == source]
         assert len({r[1] for r in mine}) == cities  # one row per city, each with the reason
@@ -208,9 +204,9 @@ def test_dead_hosts_end_the_run_in_a_few_attempts_and_the_others_land(settings, 
     )
     assert all("unreachable" in r[2] for r in gbfs_rows)
     assert "hosts-test-key-1234" not in json.dumps(rows, default=str)
-    assert landed == (
+    assert landed == [
         ("live_0", "gbfs"),
         ("live_0", "system_information"),
         ("live_1", "gbfs"),
         ("live_1", "system_information"),
-    )
+    ]

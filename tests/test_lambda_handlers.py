@@ -24,6 +24,7 @@ from pathlib import Path
 import boto3
 import pymysql
 import pytest
+from db_helpers import scalar
 from moto import mock_aws
 from werkzeug import Response
 
@@ -162,14 +163,8 @@ def scheduler_event(schedule: str, scheduled_time: str, sources: list[str], **ex
     }
 
 
-def _count(settings: Settings, sql: str, params: tuple = ()) -> int:
-    conn = db.connect(settings, "admin")
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchone()[0]
-    finally:
-        conn.close()
+def _count(settings: Settings, sql: str, params: tuple | None = None) -> int:
+    return scalar(settings, sql, params, role="admin")
 
 
 def _runs(settings: Settings, source: str) -> list[tuple]:

@@ -7,33 +7,27 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from dbt_helpers import marts_the_recordings_fill, table_checksum
+from db_helpers import scalar
+from dbt_helpers import mart_checksums, marts_the_recordings_fill
 
-from extract import db
 from extract.settings import Settings
 from gans.cli import cli
 from transform.dbt_runner import MARTS
 
 
 def _marts(settings: Settings) -> dict[str, tuple[int, str]]:
-    conn = db.connect(settings, "analyst", database=settings.marts_database)
-    try:
-        return {mart: table_checksum(conn, mart) for mart in MARTS}
-    finally:
-        conn.close()
+    return mart_checksums(settings, MARTS)
 
 
 def _landing_rows(settings: Settings) -> int:
-    conn = db.connect(settings, "loader")
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "select (select count(*) from wikipedia_city_pages) + (select count(*) from openweather_forecasts)"
-                " + (select count(*) from aerodatabox_airports) + (select count(*) from aerodatabox_flights)"
-            )
-            return int(cur.fetchone()[0])
-    finally:
-        conn.close()
+    return int(
+        scalar(
+            settings,
+            "select (select count(*) from wikipedia_city_pages) + (select count(*) from openweather_forecasts)"
+            " + (select count(*) from aerodatabox_airports) + (select count(*) from aerodatabox_flights)",
+            role="loader",
+        )
+    )
 
 
 @pytest.mark.dbt

@@ -32,13 +32,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from dbt_helpers import dbt_process_env
 
 from extract import db
 from extract.runner import replay
 from extract.settings import PROJECT_ROOT, Settings
 from localdb import ServerNotInstalled, ensure_credentials
 from localdb.mysql_server import MySQLBinaries, MySQLServer, server_version
-from transform.dbt_runner import dbt_environment, prepare_profiles_dir
+from transform.dbt_runner import prepare_profiles_dir
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -118,6 +119,18 @@ def _corpus(name: str) -> Path | None:
     return folder if (folder / "manifest.jsonl").is_file() else None
 
 
+def settings_on(server, admin_user: str) -> Settings:
+    """Settings pointing at ``server`` (a started :class:`MySQLServer`) over TCP, with ``admin_user`` as admin."""
+    return Settings(
+        db_host=server.host,
+        db_port=server.port,
+        db_socket="",
+        db_ssl_ca="",
+        admin_user=admin_user,
+        admin_password=server.root_password,
+    )
+
+
 def _land(settings: Settings, corpora: list[Path]) -> dict:
     """Bootstrap (reset: migrations, users, grants), then replay ``corpora`` in order; the replays' summaries."""
     db.bootstrap(settings, reset=True)
@@ -130,14 +143,7 @@ def _start_dbt_build(settings: Settings, admin_user: str, work: Path) -> subproc
     One process per engine, so the two builds run side by side (dbt cannot run twice at
     once in one process); each writes its ``run_results.json`` under ``work/target``.
     """
-    env = dict(os.environ)
-    env.update(dbt_environment(settings))
-    env.update(
-        GANS_ADMIN_USER=admin_user,
-        GANS_ADMIN_PASSWORD=settings.admin_password.get_secret_value(),
-        DBT_TARGET_PATH=str(work / "target"),
-        DBT_LOG_PATH=str(work / "logs"),
-    )
+    env = dbt_process_env(settings, admin_user, work)
     return subprocess.Popen(
         [sys.executable, "-m", "gans", "dbt", "build"],
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -177,14 +183,7 @@ def builds(mariadb, mysql_server, tmp_path_factory) -> dict:
     if "MariaDB" not in session_engine:
         # GANS_TEST_EXTERNAL_DB=1 on a MySQL server (ci.yml's mysql8 job): nothing to compare with
         pytest.skip(f"the session's server is {session_engine}, not MariaDB: the comparison needs MariaDB")
-    mysql_settings = Settings(
-        db_host=server.host,
-        db_port=server.port,
-        db_socket="",
-        db_ssl_ca="",
-        admin_user=admin_user,
-        admin_password=server.root_password,
-    )
+    mysql_settings = settings_on(server, admin_user)
     prepare_profiles_dir()  # once, before two processes would both copy it
     landed = {"mariadb": _land(mariadb_settings, corpora), "mysql": _land(mysql_settings, corpora)}
     work = {engine: tmp_path_factory.mktemp(f"dbt_{engine}") for engine in landed}

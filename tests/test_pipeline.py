@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from db_helpers import query, scalar
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 
-from extract import db
 from extract.recording import Recorder, read_manifest
 from extract.response import Response
 from extract.runner import extract, replay
@@ -26,24 +26,12 @@ KEY_OW = "ow-secret-key-0123456789"
 KEY_ADB = "adb-secret-key-9876543210"
 
 
-def _count(settings, sql: str, args=()) -> int:
-    conn = db.connect(settings, "admin")
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchone()[0]
-    finally:
-        conn.close()
+def _count(settings, sql: str, args=None) -> int:
+    return scalar(settings, sql, args, role="admin")
 
 
-def _rows(settings, sql: str, args=()) -> list[tuple]:
-    conn = db.connect(settings, "admin")
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
+def _rows(settings, sql: str, args=None) -> list[tuple]:
+    return query(settings, sql, args, role="admin")
 
 
 @pytest.mark.recordings

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from db_helpers import query as _query
 from dbt_helpers import land, land_corpus, manifest, marts_the_recordings_fill, row_from_entry
 
 from extract import db
@@ -34,16 +35,6 @@ def extra() -> Path:
     if not (EXTRA / "manifest.jsonl").is_file():
         pytest.skip(f"extra recordings not found at {EXTRA} (they live in ../shared beside the project)")
     return EXTRA
-
-
-def _query(settings: Settings, sql: str, params=()) -> list[tuple]:
-    conn = db.connect(settings, "analyst", database=settings.marts_database)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
 
 
 def _entry(recordings: Path, body: str) -> dict:

@@ -24,6 +24,7 @@ import pymysql
 import pytest
 import yaml
 from click.testing import CliRunner
+from db_helpers import query
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 from werkzeug import Response as WsgiResponse
@@ -49,14 +50,8 @@ def _admin(settings):
     return db.connect(settings, "admin", autocommit=True)
 
 
-def _rows(settings, sql: str, args=()) -> list[tuple]:
-    conn = _admin(settings)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
+def _rows(settings, sql: str, args=None) -> list[tuple]:
+    return query(settings, sql, args, role="admin")
 
 
 def _forecast(temp: float = 20.5, **extra) -> dict:

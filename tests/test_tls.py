@@ -16,13 +16,13 @@ signed by Amazon's RDS CA, which is not in the system trust store). With
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pymysql
 import pytest
+from db_helpers import scalar
 
 from extract import db
 from extract.settings import Settings
@@ -89,17 +89,13 @@ def tls_settings(pki, tmp_path_factory):
         cur.execute("create user gans_tls_admin@'%%' identified by %s require ssl", (admin_password,))
         cur.execute("grant all privileges on *.* to gans_tls_admin@'%' with grant option")
     conn.close()
-    saved = {key: os.environ.get(key) for key in (*env, "GANS_DBT_TARGET")}
-    os.environ.update(env)
-    os.environ.pop("GANS_DBT_TARGET", None)
     try:
-        yield Settings()
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            patch.delenv("GANS_DBT_TARGET", raising=False)
+            yield Settings()
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         server.destroy()
 
 
@@ -151,17 +147,14 @@ def test_dbt_connects_over_verified_tls_and_refuses_a_wrong_ca(tls_settings, pki
     assert debug.success, "dbt debug failed over TLS with the right CA"
     seeded = run_dbt(["seed", "--select", "countries"], tls_settings, **paths)
     assert seeded.success
-    conn = db.connect(tls_settings, "dbt", database=tls_settings.staging_database)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "select count(*) from information_schema.tables where table_name = 'countries'"
-                " and table_schema in (%s, %s)",
-                (tls_settings.staging_database, tls_settings.marts_database),
-            )
-            assert cur.fetchone()[0] == 1
-    finally:
-        conn.close()
+    tables = scalar(
+        tls_settings,
+        "select count(*) from information_schema.tables where table_name = 'countries' and table_schema in (%s, %s)",
+        (tls_settings.staging_database, tls_settings.marts_database),
+        role="dbt",
+        database=tls_settings.staging_database,
+    )
+    assert tables == 1
 
     wrong = tls_settings.model_copy(update={"db_ssl_ca": str(pki["other_ca"])})
     refused = run_dbt(["debug"], wrong, **paths)

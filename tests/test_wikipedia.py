@@ -15,15 +15,9 @@ REV_2025 = "wikipedia/berlin_2025-11_rev1321491080.html"
 REV_2022 = "wikipedia/berlin_2022-10_rev1113830351.html"
 
 
-def _pop(kind, value, as_of, precision, figure_type, label):
-    return {
-        "kind": kind,
-        "value": value,
-        "as_of_date": as_of,
-        "as_of_precision": precision,
-        "figure_type": figure_type,
-        "label": label,
-    }
+def _pop(*values):
+    """One population figure as the parser returns it, from its values in the order of the keys below."""
+    return dict(zip(("kind", "value", "as_of_date", "as_of_precision", "figure_type", "label"), values, strict=True))
 
 
 # Facts read off the captures (infobox rows as rendered)

@@ -38,7 +38,6 @@ hold ``data.stations``. Anything else raises :class:`ParseError` (the body goes 
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from collections.abc import Iterator
@@ -50,6 +49,7 @@ from urllib.parse import urlsplit
 from extract.http import interleave_by_host, url_origin
 from extract.loader import LandingRow
 from extract.response import RequestSpec, Response
+from extract.seeds import read_rows
 from extract.sources.base import ParseError, RunContext, Source, load_json, require
 
 log = logging.getLogger(__name__)
@@ -110,27 +110,18 @@ def load_systems(path: str | Path) -> list[System]:
     an ``is_enabled`` other than true/false, or a duplicate ``system_id`` (case ignored).
     """
     path = Path(path)
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise SystemsError(f"cannot read the GBFS systems file {path}: {exc}") from None
     systems: list[System] = []
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in SYSTEM_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise SystemsError(f"{path}: missing column(s) {', '.join(missing)}")
-        for line_no, row in enumerate(reader, start=2):
-            values = {c: (row[c] or "").strip() for c in SYSTEM_COLUMNS}
-            empty = [c for c, v in values.items() if not v]
-            if empty:
-                raise SystemsError(f"{path}:{line_no}: empty {', '.join(empty)}")
-            if urlsplit(values["discovery_url"]).scheme not in ("http", "https"):
-                raise SystemsError(f"{path}:{line_no}: discovery_url should be an http(s) URL")
-            enabled = (row.get("is_enabled") or "true").strip().casefold()
-            if enabled not in ("true", "false", "1", "0"):
-                raise SystemsError(f"{path}:{line_no}: is_enabled should be true or false, got {enabled!r}")
-            systems.append(System(**values, is_enabled=enabled in ("true", "1")))
+    for line_no, row in read_rows(path, SYSTEM_COLUMNS, SystemsError, "GBFS systems file"):
+        values = {c: (row[c] or "").strip() for c in SYSTEM_COLUMNS}
+        empty = [c for c, v in values.items() if not v]
+        if empty:
+            raise SystemsError(f"{path}:{line_no}: empty {', '.join(empty)}")
+        if urlsplit(values["discovery_url"]).scheme not in ("http", "https"):
+            raise SystemsError(f"{path}:{line_no}: discovery_url should be an http(s) URL")
+        enabled = (row.get("is_enabled") or "true").strip().casefold()
+        if enabled not in ("true", "false", "1", "0"):
+            raise SystemsError(f"{path}:{line_no}: is_enabled should be true or false, got {enabled!r}")
+        systems.append(System(**values, is_enabled=enabled in ("true", "1")))
     # the database compares ids case-insensitively (utf8mb4_unicode_ci)
     ids = [s.system_id.casefold() for s in systems]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
