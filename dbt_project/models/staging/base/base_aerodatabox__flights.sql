@@ -23,6 +23,14 @@
     ['revised_local', 'revisedTime', 'local', 'Local'],
     ['runway_utc', 'runwayTime', 'utc', 'Utc'],
 ] %}
+{#- the columns of a board side or movement object: terminal and the times, nested or flat #}
+{%- set side_columns -%}
+    terminal text path '$.terminal' null on error,
+    {%- for name, field, nested, flat in times %}
+    {{ name }}_nested text path '$.{{ field }}.{{ nested }}' null on error,
+    {{ name }}_flat text path '$.{{ field }}{{ flat }}' null on error{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endset %}
 with
 
 landing as (
@@ -112,11 +120,7 @@ flights as (
     -- left joins: a flight without the part keeps its row, with NULLs (JSON_TABLE over NULL has no row)
     left join json_table(
         flight.own_side, '$' columns (
-            terminal text path '$.terminal' null on error,
-            {%- for name, field, nested, flat in times %}
-            {{ name }}_nested text path '$.{{ field }}.{{ nested }}' null on error,
-            {{ name }}_flat text path '$.{{ field }}{{ flat }}' null on error{{ ',' if not loop.last }}
-            {%- endfor %}
+            {{ side_columns }}
         )
     ) as own_side on true
     left join json_table(
@@ -124,11 +128,7 @@ flights as (
             remote_icao text path '$.airport.icao' null on error,
             remote_iata text path '$.airport.iata' null on error,
             remote_name text path '$.airport.name' null on error,
-            terminal text path '$.terminal' null on error,
-            {%- for name, field, nested, flat in times %}
-            {{ name }}_nested text path '$.{{ field }}.{{ nested }}' null on error,
-            {{ name }}_flat text path '$.{{ field }}{{ flat }}' null on error{{ ',' if not loop.last }}
-            {%- endfor %}
+            {{ side_columns }}
         )
     ) as movement on true
     left join json_table(
