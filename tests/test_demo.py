@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-from dbt_helpers import table_checksum
+from db_helpers import query as _query
+from dbt_helpers import mart_checksums
 
 from extract import db
 from extract.recording import read_manifest
@@ -47,16 +48,6 @@ SECRET_PATTERNS = [
 
 def _entries() -> list[dict]:
     return [json.loads(line) for line in (DEMO / "manifest.jsonl").read_text(encoding="utf-8").splitlines() if line]
-
-
-def _query(settings: Settings, sql: str, params=()) -> list[tuple]:
-    conn = db.connect(settings, "analyst", database=settings.marts_database)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
 
 
 def _revision(html: str) -> int:
@@ -124,9 +115,9 @@ def built(mariadb, tmp_path_factory):
     paths = tmp_path_factory.mktemp("dbt_demo")
     kwargs = {"target_path": paths / "target", "log_path": paths / "logs", "profiles_dir": paths / "profiles"}
     result = run_dbt(["build"], settings, **kwargs)
-    after_first = _checksums(settings) if result.success else {}
+    after_first = mart_checksums(settings, MARTS) if result.success else {}
     second = run_dbt(["build"], settings, **kwargs)
-    after_second = _checksums(settings) if second.success else {}
+    after_second = mart_checksums(settings, MARTS) if second.success else {}
     return {
         "settings": settings,
         "first": first,
@@ -136,14 +127,6 @@ def built(mariadb, tmp_path_factory):
         "second": second,
         "unchanged": after_first == after_second,
     }
-
-
-def _checksums(settings: Settings) -> dict[str, tuple[int, str]]:
-    conn = db.connect(settings, "analyst", database=settings.marts_database)
-    try:
-        return {mart: table_checksum(conn, mart) for mart in MARTS}
-    finally:
-        conn.close()
 
 
 def test_replay_lands_each_response_once(built):
