@@ -24,6 +24,10 @@ Events (JSON):
   then failed does run (its own ``landed`` is 0, ``landed_total`` is not); so does a
   re-delivery of an event that succeeded before (dbt builds are idempotent).
 
+dbt's file log (``GANS_DBT_WORK_DIR/logs``, lost with the container) is off unless the
+function's environment sets ``DBT_LOG_LEVEL_FILE`` (e.g. ``debug``); dbt's stdout log
+(info) goes to CloudWatch either way.
+
 Returns a JSON summary (command, success, node statuses, rows per mart, how the
 project was parsed). Raises :class:`TransformFailed` when dbt failed (a model or a
 test erred, or dbt could not run), so the invocation counts as an error: Lambda
@@ -172,6 +176,10 @@ def run(step: dict[str, Any], settings=None) -> dict[str, Any]:
         log_path=paths["logs"],
         profiles_dir=paths["profiles"],
         callbacks=[parse],
+        # dbt's file log lives in /tmp and is lost with the container (CloudWatch gets
+        # dbt's stdout); writing it cost about 2 s of a warm invoke (make bench). Off
+        # unless the function's environment sets DBT_LOG_LEVEL_FILE.
+        log_level_file="none",
     )
     try:
         summary = summarize(result, settings)
