@@ -27,7 +27,9 @@ session runs in UTC (``time_zone = '+00:00'``), so DATETIME columns hold UTC.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
+import re
 import ssl
 from dataclasses import dataclass
 from importlib import resources
@@ -108,7 +110,12 @@ def connect(settings: Settings, role: Role = "loader", database: str | None = No
 
 @dataclass(frozen=True)
 class Migration:
-    """One versioned SQL file of ``extract/migrations`` (``NNN_name.sql``)."""
+    """One versioned migration of ``extract/migrations``: its version, name and SQL text.
+
+    The text is an ``NNN_name.sql`` file as written, or the ``SQL`` string of an ``NNN_name.py``
+    module (a migration that builds landing tables with
+    :func:`extract.migrations.landing.landing_table` instead of copying their DDL).
+    """
 
     version: int
     name: str
@@ -116,22 +123,30 @@ class Migration:
 
     @property
     def checksum(self) -> str:
-        """SHA-256 of the file's text, stored to detect a changed, already applied file."""
+        """SHA-256 of the SQL text, stored to detect a migration changed after it was applied."""
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
     def statements(self) -> list[str]:
-        """The file's statements: split on ``;`` at line ends, comments dropped."""
+        """The text's statements: split on ``;`` at line ends, comments dropped."""
         lines = [line for line in self.sql.splitlines() if not line.strip().startswith("--")]
         return [s.strip() for s in "\n".join(lines).split(";\n") if s.strip().rstrip(";").strip()]
 
 
+_MIGRATION_FILE = re.compile(r"(?P<version>[0-9]+)_(?P<name>\w+)\.(?P<kind>sql|py)")
+
+
 def migrations() -> list[Migration]:
-    """All migrations shipped in the package, in version order."""
+    """All migrations shipped in the package (``NNN_name.sql`` files and ``NNN_name.py`` modules), in version order."""
     found = []
     for entry in resources.files("extract.migrations").iterdir():
-        if entry.name.endswith(".sql"):
-            version, _, name = entry.name.removesuffix(".sql").partition("_")
-            found.append(Migration(int(version), name, entry.read_text(encoding="utf-8")))
+        match = _MIGRATION_FILE.fullmatch(entry.name)
+        if match is None:
+            continue
+        if match["kind"] == "sql":
+            sql = entry.read_text(encoding="utf-8")
+        else:
+            sql = importlib.import_module(f"extract.migrations.{entry.name.removesuffix('.py')}").SQL
+        found.append(Migration(int(match["version"]), match["name"], sql))
     return sorted(found, key=lambda m: m.version)
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from landing_helpers import recorded_rows
 
-from extract.recording import read_manifest
 from extract.response import Response
 from extract.sources import ParseError
 from extract.sources.aerodatabox import (
@@ -49,10 +49,9 @@ FLIGHT_FACTS = {
 
 @pytest.mark.recordings
 def test_every_airports_recording_parses(recordings):
-    entries = [e for e in read_manifest(recordings) if e.source == "aerodatabox_airports"]
-    assert sorted(e.body for e in entries) == sorted(AIRPORT_FACTS)
-    for entry in entries:
-        (row,) = parse_airports(entry.read())
+    parsed = recorded_rows(recordings, "aerodatabox_airports", parse_airports)
+    assert sorted(entry.body for entry, _ in parsed) == sorted(AIRPORT_FACTS)
+    for entry, row in parsed:
         assert row.payload == json.loads(entry.body_path.read_bytes())
         assert airport_icaos(row.payload) == AIRPORT_FACTS[entry.body]
         assert row.request_params["withFlightInfoOnly"] == "true"
@@ -60,10 +59,9 @@ def test_every_airports_recording_parses(recordings):
 
 @pytest.mark.recordings
 def test_every_flights_recording_parses(recordings):
-    entries = [e for e in read_manifest(recordings) if e.source == "aerodatabox_flights"]
-    assert sorted(e.body for e in entries) == sorted(FLIGHT_FACTS)
-    for entry in entries:
-        (row,) = parse_flights(entry.read())
+    parsed = recorded_rows(recordings, "aerodatabox_flights", parse_flights)
+    assert sorted(entry.body for entry, _ in parsed) == sorted(FLIGHT_FACTS)
+    for entry, row in parsed:
         assert row.request_key == entry.key and set(row.request_key) == {"airport_icao", "from_local", "to_local"}
         assert (len(row.payload["departures"]), len(row.payload["arrivals"])) == FLIGHT_FACTS[entry.body]
         # the recordings fetched both directions: no direction parameter

@@ -8,6 +8,7 @@ from landing_helpers import count_rows, landing_row
 
 from extract import db
 from extract.loader import Loader
+from extract.migrations.landing import landing_table
 from extract.runlog import RunLog
 from extract.sources import REGISTRY
 
@@ -95,6 +96,49 @@ def test_privileges_allow_what_each_role_needs(settings):
         with pytest.raises(pymysql.err.OperationalError):
             cur.execute("insert into gans.allowed values (2)")
     analyst.close()
+
+
+# SHA-256 of each migration's text as deployed databases recorded it in schema_migrations when they
+# applied it (001, 002 and 012 were .sql files then; their text is now built by landing_table).
+DEPLOYED_CHECKSUMS = {
+    1: "56d35ea714c130b67013c77d0d64b51666423391b985c43b2447b7ba3d0cbe26",
+    2: "4f1783ac885f130a8159801be6455de19d22c40d88b9b8e2898b3fb9f4c84759",
+    10: "0ddc686bdbfbb4eaaf7489a6068419e1e311efbea7652e45fd11a9369077382d",
+    11: "1d5ab093abbb0d8795f05e3fd5703cf2cc1afacaad1b4511a2f692e4c90614ba",
+    12: "5ba2cd0f9e13e0d10b3a384acc1679096604e6b7e6cef61180473f1b8d2bf267",
+    13: "78c4e99219a6e7e026641cea15b51ed2bec2c64c47adfaadb0c96c7fbae2c692",
+}
+
+
+def test_migrations_keep_the_checksums_deployed_databases_recorded():
+    shipped = {m.version: m.checksum for m in db.migrations()}
+    assert {v: shipped.get(v) for v in DEPLOYED_CHECKSUMS} == DEPLOYED_CHECKSUMS
+
+
+def test_a_database_migrated_before_takes_the_migrations_as_applied(settings):
+    conn = db.connect(settings, "admin")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select version, checksum from schema_migrations where version <= %s", (max(DEPLOYED_CHECKSUMS),)
+            )
+            assert dict(cur.fetchall()) == DEPLOYED_CHECKSUMS
+            # as a database holding another text of 002 would: refused, nothing applied
+            cur.execute("update schema_migrations set checksum = repeat('0', 64) where version = 2")
+        conn.commit()
+        with pytest.raises(db.MigrationError, match="2_open_meteo_forecasts changed"):
+            db.migrate(settings)
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("update schema_migrations set checksum = %s where version = 2", (DEPLOYED_CHECKSUMS[2],))
+        conn.commit()
+        conn.close()
+    assert db.migrate(settings) == []
+
+
+def test_landing_table_refuses_a_name_that_is_not_a_plain_identifier():
+    with pytest.raises(ValueError, match="landing table name"):
+        landing_table("gbfs_feeds; drop table extract_runs", "x")
 
 
 def test_migration_versions_are_unique_and_ordered():

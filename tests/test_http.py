@@ -50,23 +50,24 @@ def test_retry_on_503_then_success(httpserver):
     assert sleeps == [0.25]  # one backoff of backoff_factor * 2**0
 
 
-def test_retry_after_is_honoured_on_429(httpserver):
-    httpserver.expect_oneshot_request("/x").respond_with_data("slow down", status=429, headers={"Retry-After": "3"})
+@pytest.mark.parametrize(
+    "status, retry_after, options, wait",
+    [
+        (429, "3", {"backoff_factor": 10}, 3.0),  # Retry-After, not the (large) backoff
+        (503, "86400", {"max_retry_after": 5}, 5.0),  # a day asked: capped
+    ],
+    ids=["honoured_on_429", "capped"],
+)
+def test_retry_after(httpserver, status, retry_after, options, wait):
+    httpserver.expect_oneshot_request("/x").respond_with_data(
+        "busy", status=status, headers={"Retry-After": retry_after}
+    )
     httpserver.expect_request("/x").respond_with_data("fine")
     sleeps: list[float] = []
-    client = _client(httpserver, sleep=sleeps.append, backoff_factor=10)
+    client = _client(httpserver, sleep=sleeps.append, **options)
     assert client.get("/x").status == 200
-    assert sleeps == [3.0]  # Retry-After, not the (large) backoff
-    assert client.retry_waits == [("Retry-After", 3.0)]
-
-
-def test_retry_after_is_capped(httpserver):
-    httpserver.expect_oneshot_request("/x").respond_with_data("", status=503, headers={"Retry-After": "86400"})
-    httpserver.expect_request("/x").respond_with_data("fine")
-    sleeps: list[float] = []
-    client = _client(httpserver, sleep=sleeps.append, max_retry_after=5)
-    assert client.get("/x").status == 200
-    assert sleeps == [5.0]
+    assert sleeps == [wait]
+    assert client.retry_waits == [("Retry-After", wait)]
 
 
 def test_500_after_retries_returns_last_response(httpserver):

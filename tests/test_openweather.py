@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from landing_helpers import recorded_rows
 
 from extract.recording import read_manifest
 from extract.response import Response
@@ -38,10 +39,9 @@ def _fetched(body: bytes, status: int = 200) -> Response:
 
 @pytest.mark.recordings
 def test_every_openweather_recording_parses(recordings):
-    entries = [e for e in read_manifest(recordings) if e.source == "openweather"]
-    assert len(entries) == 18
-    for entry in entries:
-        (row,) = parse(entry.read())
+    parsed = recorded_rows(recordings, "openweather", parse)
+    assert len(parsed) == 18
+    for entry, row in parsed:
         assert row.request_key == entry.key
         assert row.request_params == entry.response.params and row.request_params["units"] == "metric"
         assert row.payload == json.loads(entry.body_path.read_bytes())  # the whole payload, unchanged

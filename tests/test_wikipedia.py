@@ -6,8 +6,8 @@ import re
 
 import pytest
 from bs4 import BeautifulSoup
+from landing_helpers import recorded_rows
 
-from extract.recording import read_manifest
 from extract.sources import ParseError
 from extract.sources.wikipedia import PARSER_VERSION, page_request, parse, parse_as_of, parse_html
 
@@ -81,12 +81,7 @@ def test_pretty_printed_page_parses_the_same(pages, body):
 
 @pytest.mark.recordings
 def test_every_wikipedia_recording_parses(recordings):
-    entries = [e for e in read_manifest(recordings) if e.source == "wikipedia"]
-    assert entries, "the corpus has Wikipedia recordings"
-    for entry in entries:
-        rows = parse(entry.read())
-        assert len(rows) == 1
-        row = rows[0]
+    for entry, row in recorded_rows(recordings, "wikipedia", parse):
         assert row.request_key == entry.key
         assert row.fetched_at == entry.fetched_at
         assert str(row.payload["revision_id"]) in entry.body  # file names carry the revision
