@@ -171,7 +171,7 @@ def _gbfs(shared: Path, out: Path) -> list[dict]:
             {
                 "source": "gbfs",
                 "key": {"system_id": "oslobysykkel", "feed": feed},
-                "request": {"method": "GET", "url": GBFS_URL.format(feed=feed)},
+                "request": {"method": "GET", "url": GBFS_URL.format(feed=feed), "params": {}},
                 "fetched_at": fetched.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "fetched_at_estimated": True,
                 "status": 200,
