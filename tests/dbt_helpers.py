@@ -32,14 +32,14 @@ DEMO = Path(__file__).resolve().parents[1] / "demo"
 ON_DEMO = not (SHARED_RECORDINGS / "manifest.jsonl").is_file()
 
 
-def needs_shared() -> None:
+def needs_shared(why: str = "") -> None:
     """Skip, saying why, a test of facts of OpenWeather/AeroDataBox captures when running on ``demo/``."""
     if ON_DEMO:
         import pytest
 
         pytest.skip(
             f"checks facts of the OpenWeather/AeroDataBox captures of {SHARED_RECORDINGS.parent} (beside the"
-            " project); demo/ cannot hold them: their terms do not allow redistributing responses"
+            f" project); demo/ cannot hold them: their terms do not allow redistributing responses{why}"
         )
 
 

@@ -136,9 +136,8 @@ def test_berlin_population_per_revision(built):
 
 
 def test_every_city_key_is_in_cities(built):
-    # demo/'s one Open-Meteo key (Veneto) names no city of cities: that mart takes the keys of the
-    # OpenWeather, AeroDataBox and Wikipedia fetches only
-    needs_shared()
+    # cities takes the keys of the OpenWeather, AeroDataBox and Wikipedia fetches, not Open-Meteo's
+    needs_shared("; demo/'s one other key, Open-Meteo's Veneto, is no key of cities")
     settings = built["settings"]
     names = {e["key"]["city"] for e in manifest(built["recordings"]) if "city" in e["key"]}
     found = {row[0] for row in _query(settings, "select city_name from cities")}
