@@ -131,14 +131,18 @@ def docked(mariadb, tmp_path_factory):
         gbfs_row("station_information", docs[OSLO_INFO], OSLO, _fetched(docs[OSLO_INFO], "")),
         *(gbfs_row("station_status", docs[n], OSLO, _fetched(docs[n], "")) for n in (OSLO_PRETTY, *OSLO_FLAT[:2])),
     ]
-    others = [
-        gbfs_row("station_status", docs[OSLO_2025], OSLO, _fetched(docs[OSLO_2025], "")),
-        gbfs_row("station_status", docs[VELIB_STATUS], PARIS, _fetched(docs[VELIB_STATUS], "lastUpdatedOther")),
-        gbfs_row("station_information", docs[VELIB_INFO], PARIS, _fetched(docs[VELIB_INFO], "lastUpdatedOther")),
-    ]
+    others = (
+        [
+            gbfs_row("station_status", docs[OSLO_2025], OSLO, _fetched(docs[OSLO_2025], "")),
+            gbfs_row("station_status", docs[VELIB_STATUS], PARIS, _fetched(docs[VELIB_STATUS], "lastUpdatedOther")),
+            gbfs_row("station_information", docs[VELIB_INFO], PARIS, _fetched(docs[VELIB_INFO], "lastUpdatedOther")),
+        ]
+        if full
+        else []
+    )
     second = [
         gbfs_row("station_status", docs[OSLO_FLAT[2]], OSLO, _fetched(docs[OSLO_FLAT[2]], "")),
-        *(others if full else []),
+        *others,
         gbfs_row("station_information", docs[OSLO_INFO], PARIS_DOCKED, _fetched(docs[OSLO_INFO], "")),
         *(gbfs_row("station_status", docs[n], PARIS_DOCKED, _fetched(docs[n], "")) for n in OSLO_FLAT[1:]),
     ]
