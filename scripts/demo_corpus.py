@@ -1,11 +1,12 @@
 """Rebuild ``demo/`` (the redistributable demo corpus) from the team's ``../shared`` captures.
 
 Only responses whose licence allows redistribution are taken (see ``demo/ATTRIBUTION.md``):
-Wikipedia articles (CC BY-SA 4.0) and the Open-Meteo capture (CC BY 4.0). The Wikipedia pages are
+Wikipedia articles (CC BY-SA 4.0), the Open-Meteo capture (CC BY 4.0) and Oslo Bysykkel's GBFS
+station feeds of 2022-10-23 (NLOD 2.0, stated on the operator's open-data page). The Wikipedia pages are
 cut down to what the parser reads (the ``<head>`` with the ``wgRevisionId`` script config, the
 ``h1#firstHeading`` and the settlement infobox, each the exact served bytes); the script refuses
 to write a page whose parsed payload or ``infobox_html`` differs from the full page's. The
-Open-Meteo body is copied byte for byte. Run from the project root::
+Open-Meteo and GBFS bodies are copied byte for byte. Run from the project root::
 
     .venv/bin/python scripts/demo_corpus.py [--shared ../shared]
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from extract.sources.wikipedia import parse_html
@@ -48,6 +50,22 @@ WIKIPEDIA = [
 OPEN_METEO = (
     "captures/openmeteo/openmeteo_forecast_multimodel_45.75N12.75E-veneto_2025-11-24_capture-0829Z_TheLuck1987.json"
 )
+
+
+#: Oslo Bysykkel's docked feeds (../shared/captures/gbfs, from github.com/Kalli/bysykkel-data): the
+#: station_information and the four station_status snapshots of 2022-10-23 (three of them 1 and 17 minutes
+#: apart, so gbfs_trip_events has station changes to count). (feed, capture time, layout, note)
+GBFS_URL = "https://gbfs.urbansharing.com/oslobysykkel.no/{feed}.json"
+GBFS_CAPTURES = "captures/gbfs/oslobysykkel_oslo_{feed}_v2.2_2022-10-23T{time}Z_{layout}_Kalli.json"
+PRETTY = "2-space pretty-printed as uploaded by the capturer (not the served layout)"
+FLAT = "as stored by the githubocto/flat action (the served layout, it appears)"
+OSLO = [
+    ("station_information", "1801", "pretty", PRETTY),
+    ("station_status", "1903", "pretty", PRETTY),
+    ("station_status", "2028", "flat", FLAT),
+    ("station_status", "2029", "flat", FLAT),
+    ("station_status", "2045", "flat", FLAT),
+]
 
 
 def _element(html: str, start: int, tag: str) -> str:
@@ -125,10 +143,44 @@ def build(shared: Path, out: Path) -> list[dict]:
             "body": name,
         }
     )
+    entries += _gbfs(shared, out)
     entries.sort(key=lambda e: e["fetched_at"])
     with (out / "manifest.jsonl").open("w", encoding="utf-8") as fh:
         for entry in entries:
             fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    return entries
+
+
+def _gbfs(shared: Path, out: Path) -> list[dict]:
+    """Copy the Oslo Bysykkel captures (bytes unchanged) under ``out/gbfs``; their manifest entries.
+
+    The fetch time was not recorded: ``fetched_at`` is the document's ``last_updated`` + 5 s, marked
+    estimated (the feed's ttl is 10 s, so a fetch was within seconds of it).
+    """
+    entries = []
+    for feed, time, layout, how in OSLO:
+        body = (shared / GBFS_CAPTURES.format(feed=feed, time=time, layout=layout)).read_bytes()
+        payload = json.loads(body)
+        if payload.get("version") != "2.2" or not payload["data"]["stations"]:
+            raise SystemExit(f"{feed} {time}: not a GBFS 2.2 document with stations")
+        fetched = datetime.fromtimestamp(payload["last_updated"] + 5, UTC)
+        name = f"gbfs/oslobysykkel_{feed}_2022-10-23T{time}Z.json"
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(body)
+        entries.append(
+            {
+                "source": "gbfs",
+                "key": {"system_id": "oslobysykkel", "feed": feed},
+                "request": {"method": "GET", "url": GBFS_URL.format(feed=feed), "params": {}},
+                "fetched_at": fetched.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "fetched_at_estimated": True,
+                "status": 200,
+                "content_type": "application/json",
+                "note": f"verbatim, {how}; fetched_at is last_updated + 5 s (the fetch time was not recorded)",
+                "captured_by": "https://github.com/Kalli/bysykkel-data station_information.json / station_status.json",
+                "body": name,
+            }
+        )
     return entries
 
 

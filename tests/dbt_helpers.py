@@ -25,6 +25,23 @@ from extract.response import Response
 from extract.runlog import RunLog
 from extract.settings import Settings
 
+#: the team's corpus beside the project (absent in a clone and in CI) and the repository's demo corpus
+SHARED_RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "recordings"
+DEMO = Path(__file__).resolve().parents[1] / "demo"
+#: True where ../shared/recordings is missing: the dbt tests run on ``demo/`` instead
+ON_DEMO = not (SHARED_RECORDINGS / "manifest.jsonl").is_file()
+
+
+def needs_shared(why: str = "") -> None:
+    """Skip, saying why, a test of facts of OpenWeather/AeroDataBox captures when running on ``demo/``."""
+    if ON_DEMO:
+        import pytest
+
+        pytest.skip(
+            f"checks facts of the OpenWeather/AeroDataBox captures of {SHARED_RECORDINGS.parent} (beside the"
+            f" project); demo/ cannot hold them: their terms do not allow redistributing responses{why}"
+        )
+
 
 def marts_the_recordings_fill(marts) -> list[str]:
     """Of ``marts``, those the shared recordings (``recordings``, ``recordings-extra``) fill.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import pytest
 from bs4 import BeautifulSoup
 from db_helpers import query as _query
 from dbt_helpers import mart_checksums
+from test_gbfs_docked import expected_changes
 
 from extract import db
 from extract.recording import read_manifest
@@ -32,8 +33,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
 SHARED = ROOT.parent / "shared"
 OPERATIONS = ROOT / "docs" / "operations.md"
-#: sources whose responses may be redistributed (demo/ATTRIBUTION.md); GBFS only with a stated licence
-REDISTRIBUTABLE = {"wikipedia", "open_meteo"}
+#: sources whose responses may be redistributed (demo/ATTRIBUTION.md); GBFS only the systems whose operator
+#: states a licence that allows it (Oslo Bysykkel: NLOD 2.0)
+REDISTRIBUTABLE = {"wikipedia", "open_meteo", "gbfs"}
+GBFS_SYSTEMS = {"oslobysykkel"}
+#: the licences demo/ATTRIBUTION.md may name in a file's row
+LICENCE = re.compile(r"\| (CC BY(-SA)? \d\.\d|NLOD 2\.0) \|")
 #: what a key, token or secret looks like in a URL, header or body
 SECRET_PATTERNS = [
     re.compile(
@@ -72,12 +77,13 @@ def test_every_file_is_in_the_manifest_and_attributed():
         # each body has its own table row: the file name, then its licence
         row = next((li for li in attribution.splitlines() if li.startswith(f"| `{body}` |")), None)
         assert row is not None, f"{body} has no entry in demo/ATTRIBUTION.md"
-        assert re.search(r"\| CC BY(-SA)? \d\.\d \|", row), f"{body}: no licence in its entry"
+        assert LICENCE.search(row), f"{body}: no licence in its entry"
     assert len(read_manifest(DEMO)) == len(bodies)  # the project's reader accepts every line
 
 
 def test_only_redistributable_sources_and_no_secrets():
     assert {e["source"] for e in _entries()} <= REDISTRIBUTABLE
+    assert {e["key"]["system_id"] for e in _entries() if e["source"] == "gbfs"} <= GBFS_SYSTEMS
     for entry in _entries():
         names = {k.lower() for k in entry["request"].get("params", {})} | {k.lower() for k in entry.get("headers", {})}
         assert not names & {"appid", "apikey", "api_key", "x-rapidapi-key", "authorization"}, entry["body"]
@@ -147,7 +153,8 @@ def test_every_mart_is_built_and_the_docs_name_the_empty_ones(built):
     empty = {mart for mart, rows in summary.mart_rows.items() if not rows}
     assert empty == _empty_in_docs()
     # the marts of the sources the demo holds are filled
-    assert {"cities", "city_populations", "weather_hourly_forecasts", "landing_reconciliation"} <= marts - empty
+    filled = {"cities", "city_populations", "weather_hourly_forecasts", "gbfs_trip_events", "landing_reconciliation"}
+    assert filled <= marts - empty
 
 
 def test_second_build_changes_no_mart_row(built):
@@ -226,3 +233,49 @@ def test_cities_take_each_page_revision_and_the_latest_population(built):
     header = next(tr for tr in paris.select("tr") if tr.th and tr.th.get_text(" ", strip=True).startswith("Population"))
     figure = int(re.search(r"\d{1,3}(?:,\d{3})+", header.td.get_text(" ")).group(0).replace(",", ""))
     assert _query(settings, "select population from cities where city_name = 'Paris'") == [(figure,)]
+
+
+def test_docked_trips_read_off_the_station_status_snapshots(built):
+    """The Oslo Bysykkel snapshots fill the docked path: every station staged, trips from the changes."""
+    settings = built["settings"]
+    staging = settings.staging_database
+    status = sorted(
+        (e for e in _entries() if e["source"] == "gbfs" and e["key"]["feed"] == "station_status"),
+        key=lambda e: e["fetched_at"],
+    )
+    docs = [json.loads((DEMO / e["body"]).read_text(encoding="utf-8")) for e in status]
+    (info,) = [e for e in _entries() if e["source"] == "gbfs" and e["key"]["feed"] == "station_information"]
+    stations = json.loads((DEMO / info["body"]).read_text(encoding="utf-8"))["data"]["stations"]
+    staged = _query(settings, f"select count(*) from {staging}.stg_gbfs__station_information")
+    assert staged == [(len(stations),)]
+    snapshots = _query(
+        settings,
+        f"select snapshot_at_utc, count(*), sum(vehicles_available) from {staging}.stg_gbfs__station_status"
+        " group by 1 order by 1",
+    )
+    assert [(at, n, int(bikes)) for at, n, bikes in snapshots] == [
+        (
+            datetime.fromtimestamp(d["last_updated"], UTC).replace(tzinfo=None),
+            len(d["data"]["stations"]),
+            sum(s["num_bikes_available"] for s in d["data"]["stations"]),
+        )
+        for d in docs
+    ]
+    # pairs within gbfs_flow_max_gap_minutes (60 min): 20:28 -> 20:29 -> 20:45 (19:03 is 85 minutes before)
+    gaps = [(b["last_updated"] - a["last_updated"]) / 60 for a, b in zip(docs, docs[1:], strict=False)]
+    pairs = [(a, b) for (a, b), gap in zip(zip(docs, docs[1:], strict=False), gaps, strict=True) if gap <= 60]
+    assert len(pairs) == 2
+    changes = [expected_changes(a, b) for a, b in pairs]
+    expected = {k: sum(c[k] for c in changes) for k in changes[0]}
+    got = _query(
+        settings,
+        "select sum(trips_started), sum(trips_ended), sum(vehicles_deployed), sum(vehicles_removed),"
+        " max(snapshot_pairs), max(city_name) from gbfs_trip_events where system_id = 'oslobysykkel'",
+    )[0]
+    assert tuple(int(v) for v in got[:4]) == (
+        expected["trips_started"],
+        expected["trips_ended"],
+        expected["vehicles_deployed"],
+        expected["vehicles_removed"],
+    )
+    assert expected["trips_started"] > 0 and got[4:] == (2, None)  # not in the systems seed: no city
