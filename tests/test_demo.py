@@ -18,7 +18,7 @@ import pytest
 from bs4 import BeautifulSoup
 from db_helpers import query as _query
 from dbt_helpers import mart_checksums
-from test_gbfs_docked import expected_changes
+from test_gbfs_docked import FLOWS, expected_changes
 
 from extract import db
 from extract.recording import read_manifest
@@ -269,13 +269,8 @@ def test_docked_trips_read_off_the_station_status_snapshots(built):
     expected = {k: sum(c[k] for c in changes) for k in changes[0]}
     got = _query(
         settings,
-        "select sum(trips_started), sum(trips_ended), sum(vehicles_deployed), sum(vehicles_removed),"
+        f"select {', '.join(f'sum({flow})' for flow in FLOWS)},"
         " max(snapshot_pairs), max(city_name) from gbfs_trip_events where system_id = 'oslobysykkel'",
     )[0]
-    assert tuple(int(v) for v in got[:4]) == (
-        expected["trips_started"],
-        expected["trips_ended"],
-        expected["vehicles_deployed"],
-        expected["vehicles_removed"],
-    )
+    assert tuple(int(v) for v in got[:4]) == tuple(expected[flow] for flow in FLOWS)
     assert expected["trips_started"] > 0 and got[4:] == (2, None)  # not in the systems seed: no city

@@ -92,12 +92,16 @@ def _build(settings: Settings, kwargs: dict, select: str = SELECT):
     return result
 
 
+#: the flow columns of gbfs_trip_events that expected_changes predicts, in this order
+FLOWS = ("trips_started", "trips_ended", "vehicles_deployed", "vehicles_removed")
+
+
 def expected_changes(before: dict, after: dict) -> dict[str, int]:
     """Per the docked rule, from two station_status documents: trips started / ended (changes of vehicles
     available smaller than REBALANCE), vehicles deployed / removed (REBALANCE or more), stations changed."""
     a = {str(s["station_id"]): s for s in before["data"]["stations"]}
     z = {str(s["station_id"]): s for s in after["data"]["stations"]}
-    out = dict.fromkeys(("trips_started", "trips_ended", "vehicles_deployed", "vehicles_removed", "stations"), 0)
+    out = dict.fromkeys((*FLOWS, "stations"), 0)
     for station in set(a) & set(z):
         if not (a[station].get("is_installed", 1) and z[station].get("is_installed", 1)):
             continue
@@ -230,18 +234,13 @@ def test_trips_from_station_status_match_the_captures(docked):
     expected = {k: quick[k] + later[k] for k in quick}
     got = _q(
         settings,
-        "select sum(trips_started), sum(trips_ended), sum(vehicles_deployed), sum(vehicles_removed),"
+        f"select {', '.join(f'sum({flow})' for flow in FLOWS)},"
         " max(snapshot_pairs), count(distinct hour_utc), max(city_name), max(id_policy),"
         " min(inference_method), max(inference_method),"
         " sum(cell_row is null)"
         f" from gbfs_trip_events where system_id = '{OSLO}'",
     )[0]
-    assert tuple(int(v) for v in got[:4]) == (
-        expected["trips_started"],
-        expected["trips_ended"],
-        expected["vehicles_deployed"],
-        expected["vehicles_removed"],
-    )
+    assert tuple(int(v) for v in got[:4]) == tuple(expected[flow] for flow in FLOWS)
     # a Sunday evening of ~1,750 bikes in 260 stations: a handful of trips in a minute, tens in 17 minutes
     assert 0 < quick["trips_started"] <= 10 and 5 <= later["trips_started"] <= 100
     # one hour (20 UTC), two pairs; not in the seed: no city; counts, no ids; every station placed
