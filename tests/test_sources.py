@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -122,9 +123,23 @@ def test_every_registered_source_is_reconciled_and_its_rejects_shown(dbt_manifes
     read = {dbt_manifest["sources"][s]["name"] for s in node["depends_on"]["nodes"] if s.startswith("source.")}
     missing = {s.landing_table for s in REGISTRY.values()} - read
     assert not missing, f"{model} does not read the landing table(s) {', '.join(sorted(missing))}"
-    # and names each source as the run log does (extract_runs.source), so source_health joins them
-    sql = node["raw_code"]
-    assert not [s for s in SOURCES if f"'{s}'" not in sql], model
+    # generated from the one declaration, not from a list of its own
+    assert "landing_sources()" in node["raw_code"], model
+
+
+def test_the_landing_declaration_names_every_registered_source_with_its_landing_table(dbt_manifest):
+    """Macro ``landing_sources`` declares each source as the run log names it (``extract_runs.source``,
+    so ``source_health`` joins them) with the landing table the registry and the sources yml give it."""
+    declaration = dbt_manifest["macros"]["macro.gans.landing_sources"]["macro_sql"]
+    declared = re.findall(r"'source': '(\w+)', 'table': '(\w+)'", declaration)
+    assert len(declared) == len(dict(declared))  # one entry per source
+    assert dict(declared) == {s.name: s.landing_table for s in REGISTRY.values()}
+    tagged = {
+        t["meta"]["extract_source"]: t["name"]
+        for t in dbt_manifest["sources"].values()
+        if t["meta"].get("extract_source")
+    }
+    assert dict(declared) == tagged
 
 
 def test_source_health_takes_its_sources_from_reconciliation(dbt_manifest):

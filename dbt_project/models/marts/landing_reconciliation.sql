@@ -27,23 +27,12 @@
 -- Incremental: only landing rows loaded since the newest held (minus the lookback)
 -- are counted; landing rows never change, so a row once counted stays true, and stays
 -- here when the raw row is deleted (GBFS retention).
-{#- [source, landing table, staging models, statuses read, arrays counted: [feed or none, path],
-    or an SQL expression of the records (Open-Meteo)] #}
-{%- set sources = [
-    ['open_meteo', 'open_meteo_forecasts', ['stg_open_meteo__forecasts'], [200], open_meteo_records('payload')],
-    ['openweather', 'openweather_forecasts', ['stg_openweather__forecasts'], [200], [[none, '$.list']]],
-    ['aerodatabox_flights', 'aerodatabox_flights', ['stg_aerodatabox__flights'], [200, 204], [[none, '$.arrivals'], [none, '$.departures']]],
-    ['aerodatabox_airports', 'aerodatabox_airports', ['stg_aerodatabox__airports'], [200], [[none, '$.items']]],
-    ['wikipedia', 'wikipedia_city_pages', ['stg_wikipedia__populations'], [200], [[none, '$.populations']]],
-    ['gbfs', 'gbfs_feeds', ['stg_gbfs__vehicles', 'stg_gbfs__vehicle_types', 'stg_gbfs__station_status', 'stg_gbfs__station_information'], [200], [
-        ['free_bike_status', '$.data.bikes'], ['vehicle_status', '$.data.vehicles'], ['vehicle_types', '$.data.vehicle_types'],
-        ['station_status', '$.data.stations'], ['station_information', '$.data.stations']
-    ]],
-] %}
+{#- every source's landing table, statuses read, records and staging models: macro landing_sources #}
 with
 
 landed as (
-    {%- for source_name, table, staging, statuses, arrays in sources %}
+    {%- for landing in landing_sources() %}
+    {%- set source_name, table, statuses, arrays = landing.source, landing.table, landing.statuses, landing.records %}
     {{ 'union all' if not loop.first }}
     select
         {{ as_text("'" ~ source_name ~ "'") }} as source_name,
@@ -70,9 +59,9 @@ landed as (
 ),
 
 staged as (
-    {%- for source_name, table, stagings, statuses, arrays in sources %}
-    {%- set outer_loop = loop %}
-    {%- for staging in stagings %}
+    {%- for landing in landing_sources() %}
+    {%- set source_name, outer_loop = landing.source, loop %}
+    {%- for _base, staging in landing.models %}
     {{ 'union all' if not (outer_loop.first and loop.first) }}
     select
         {{ as_text("'" ~ source_name ~ "'") }} as source_name,

@@ -4,17 +4,13 @@
 -- landed. Every other record of the same response is staged: a reject never stops
 -- the rest. A view over the base models' tables (nothing to rebuild), reading their
 -- reject_reason indexes; only a reject's own record is read out of its landing row.
-{%- set bases = [
-    ['open_meteo', 'base_open_meteo__hours', 'open_meteo_forecasts'],
-    ['openweather', 'base_openweather__slots', 'openweather_forecasts'],
-    ['aerodatabox_flights', 'base_aerodatabox__flights', 'aerodatabox_flights'],
-    ['aerodatabox_airports', 'base_aerodatabox__airports', 'aerodatabox_airports'],
-    ['wikipedia', 'base_wikipedia__populations', 'wikipedia_city_pages'],
-    ['gbfs', 'base_gbfs__vehicles', 'gbfs_feeds'],
-    ['gbfs', 'base_gbfs__vehicle_types', 'gbfs_feeds'],
-    ['gbfs', 'base_gbfs__station_status', 'gbfs_feeds'],
-    ['gbfs', 'base_gbfs__station_information', 'gbfs_feeds'],
-] %}
+{#- every source's base models: macro landing_sources #}
+{%- set bases = [] %}
+{%- for landing in landing_sources() %}
+    {%- for base, _staging in landing.models %}
+        {%- do bases.append([landing.source, base, landing.table]) %}
+    {%- endfor %}
+{%- endfor %}
 {%- for source_name, base, table in bases %}
     {{ 'union all' if not loop.first }}
     select
