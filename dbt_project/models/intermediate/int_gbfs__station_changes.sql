@@ -135,10 +135,7 @@ placed as (
             info.landing_id = coalesce(info_landings.latest_before, info_landings.first_any)
             and changed.station_id = info.station_id
     left join form_factors on pairs.system_id = form_factors.system_id
-    left join {{ ref('gbfs_systems') }} as systems
-        on pairs.system_id = systems.system_id
-    left join {{ ref('tracked_cities') }} as cities
-        on systems.city_name = cities.city_name
+    {{ gbfs_join_system_city('pairs.system_id') }}
 )
 
 {%- set rebalance = var('gbfs_station_rebalance_min_vehicles') %}

@@ -196,10 +196,7 @@ placed as (
             changes.change_kind = 'appeared'
             and changes.landing_id = new_match.landing_id
             and changes.vehicle_id = new_match.new_id
-    left join {{ ref('gbfs_systems') }} as systems
-        on pairs.system_id = systems.system_id
-    left join {{ ref('tracked_cities') }} as cities
-        on systems.city_name = cities.city_name
+    {{ gbfs_join_system_city('pairs.system_id') }}
 ),
 
 earlier_gone as (

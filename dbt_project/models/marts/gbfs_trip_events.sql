@@ -287,7 +287,4 @@ inner join all_pairs as pairs
         cells.system_id = pairs.system_id
         and cells.hour_utc = pairs.hour_utc
         and cells.inference_method = pairs.inference_method
-left join {{ ref('gbfs_systems') }} as systems
-    on cells.system_id = systems.system_id
-left join {{ ref('tracked_cities') }} as cities
-    on systems.city_name = cities.city_name
+{{ gbfs_join_system_city('cells.system_id') }}
