@@ -415,6 +415,7 @@ def test_transform_builds_the_marts_on_a_read_only_project(aws, settings, record
     from extract.runner import replay
     from transform.dbt_runner import MARTS
 
+    monkeypatch.setenv("DBT_LOG_LEVEL_FILE", "")  # the function's own default, whatever a .env says
     landed = replay(settings, recordings)
     assert landed.ok, [r.messages for r in landed.results]
 

@@ -155,7 +155,7 @@ def run_dbt(
     ``profiles_dir`` to ``.local/dbt`` (see :func:`prepare_profiles_dir`); ``callbacks``
     (functions of one dbt ``EventMsg``) are passed to :class:`dbtRunner`;
     ``log_level_file`` is dbt's file log level (``debug``, ``info``, ..., ``none``) unless
-    ``$DBT_LOG_LEVEL_FILE`` is set.
+    the setting ``DBT_LOG_LEVEL_FILE`` (environment or ``.env``) is set.
     Returns dbt's ``dbtRunnerResult``: ``.success`` is False when a model or test
     failed (``.result`` has the per-node results) or, with ``.exception`` set, when
     dbt could not run at all (bad profile, database down). Invocations must not run
@@ -169,7 +169,7 @@ def run_dbt(
         "DBT_PROFILES_DIR": str(folder),
         "DBT_TARGET_PATH": str(target_path or os.environ.get("DBT_TARGET_PATH") or project_dir / "target"),
         "DBT_LOG_PATH": str(log_path or os.environ.get("DBT_LOG_PATH") or project_dir / "logs"),
-        "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE") or log_level_file,
+        "DBT_LOG_LEVEL_FILE": settings.dbt_log_level_file or log_level_file,
     }
     saved = {name: os.environ.get(name) for name in paths}
     os.environ.update(paths)  # for this call only: restored below
