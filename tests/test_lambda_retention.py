@@ -52,7 +52,9 @@ def test_scheduled_retention_deletes_snapshots_older_than_the_period(aws, settin
     gbfs = report["sources"][GBFS.name]
     assert report["deleted"] == gbfs["deleted"] == 1 and gbfs["days"] == 14
     assert gbfs["cutoff"].endswith("Z")
-    assert datetime.fromisoformat(gbfs["cutoff"]) <= now - timedelta(days=14)
+    # the function's clock, read after the test's: 14 days before an instant between the two
+    cutoff = datetime.fromisoformat(gbfs["cutoff"])
+    assert now - timedelta(days=14) <= cutoff <= datetime.now(UTC) - timedelta(days=14)
     assert _fetched(settings) == ["old_8d", "young_2d"]
     # one run with a shorter period (a manual invocation)
     assert retention_handler.handler({"days": 5}, None)["deleted"] == 1
