@@ -14,7 +14,8 @@
 -- Vehicles per GBFS snapshot and grid cell (var gbfs_cell_size_m metres, square at the
 -- city's latitude), counted from the staged vehicles; a cell without vehicles in a
 -- snapshot has no row. Incremental: only snapshots loaded since the newest held (minus
--- the lookback); a re-read snapshot replaces its own rows (unique key landing_id).
+-- the lookback) and not held yet: base_gbfs__vehicles parses each snapshot once, so a
+-- snapshot's cells, once counted, do not change (the lookback's rows are not grouped again).
 -- Read from base_gbfs__vehicles' staged rows (reject_reason null: what stg_gbfs__vehicles
 -- keeps; its vehicle-type columns are not needed here). The snapshot's time, 15-minute
 -- bucket and hour (as int_gbfs__snapshots has them) are on each row: a stale snapshot has
@@ -33,24 +34,34 @@ vehicles as (
         vehicles.is_reserved,
         vehicles.is_disabled,
         vehicles.loaded_at,
-        cities.latitude as city_latitude
+        -- the city's latitude by a scalar subquery, not a join: a join made both engines write
+        -- every vehicle to a temporary table before grouping (and join the seeds, which have no
+        -- index, block-nested-loop); MariaDB caches the subquery's result per system_id.
+        -- max(): one value even if the seeds held a system twice (their unique tests say no).
+        (
+            select max(cities.latitude)
+            from {{ ref('gbfs_systems') }} as systems
+            inner join {{ ref('tracked_cities') }} as cities
+                on systems.city_name = cities.city_name
+            where systems.system_id = vehicles.system_id
+        ) as city_latitude
     -- incremental: the rows loaded since the watermark, by their index (force index: the
     -- optimizer took a scan of every vehicle held when the lookback's rows looked many)
     from {{ ref('base_gbfs__vehicles') }} as vehicles {% if is_incremental() -%}
         force index (ix_base_gbfs__vehicles_loaded)  -- noqa: LT02
     {%- endif %}
-    inner join {{ ref('gbfs_systems') }} as systems
-        on vehicles.system_id = systems.system_id
-    inner join {{ ref('tracked_cities') }} as cities
-        on systems.city_name = cities.city_name
     where
         vehicles.reject_reason is null
         {{ gbfs_loaded_since('vehicles.loaded_at') }}  -- noqa: LT02
+        {{ gbfs_new_landing_rows('vehicles.landing_id') }}  -- noqa: LT02
 )
 
-select
+-- SQL_BIG_RESULT: group by sorting (a cell snapshot per few vehicles: the groups are
+-- nearly as many as the rows), not through a temporary table keyed by the group, which
+-- outgrows tmp_table_size and goes to disk; the system is the snapshot's (max: one value)
+select sql_big_result
     landing_id,
-    system_id,
+    max(system_id) as system_id,
     {{ gbfs_cell_row('latitude') }} as cell_row,
     {{ gbfs_cell_col('longitude', 'city_latitude') }} as cell_col,
     cast(count(*) as signed) as vehicles,
@@ -63,4 +74,6 @@ select
     {{ bucket_15m('min(snapshot_at_utc)') }} as bucket_start_utc,
     timestampadd(hour, hour(min(snapshot_at_utc)), cast(date(min(snapshot_at_utc)) as datetime)) as hour_utc
 from vehicles
-group by landing_id, system_id, cell_row, cell_col
+-- the inner join of the seeds: vehicles of a system the seed lacks or of an untracked city are left out
+where city_latitude is not null
+group by landing_id, cell_row, cell_col
