@@ -119,7 +119,7 @@ def test_inferred_trips_match_the_simulated_ones(simulated, policy):
     assert [p[0] for p in policies] == [expected] and policies[0][1] is None  # not in the seed: kept, no city
 
 
-MODELS = ["int_gbfs__snapshot_pairs", "int_gbfs__vehicle_changes", "gbfs_trip_events"]
+MODELS = ["int_gbfs__snapshot_pairs", "int_gbfs__vehicle_pair_diffs", "int_gbfs__vehicle_changes", "gbfs_trip_events"]
 EVENTS = (
     "select system_id, hour_utc, cell_row, cell_col, form_factor, trips_started, trips_ended, vehicles_deployed,"
     " vehicles_removed, id_policy, snapshot_pairs from gbfs_trip_events order by 1, 2, 3, 4, 5"

@@ -31,9 +31,10 @@
 -- Cells: the var gbfs_cell_size_m grid at the city's latitude (the vehicle's own latitude,
 -- rounded to a degree, for a system the seed lacks: it is kept, with a NULL city).
 -- Vehicles without an id are not followed. Incremental: the fresh snapshots loaded since
--- the newest held (minus the lookback) and not held yet, each with its predecessor; reads
--- the staged vehicles of those two snapshots only (index on landing_id). A snapshot
--- landed after its successor was paired does not re-pair the successor.
+-- the newest held (minus the lookback) and not held yet, each with its predecessor; their
+-- changed ids come from int_gbfs__vehicle_pair_diffs (index on landing_id), which compared
+-- the two snapshots' staged vehicles. A snapshot landed after its successor was paired
+-- does not re-pair the successor.
 with
 
 pairs as (
@@ -44,92 +45,21 @@ pairs as (
         {{ gbfs_new_landing_rows('snapshot_pairs.landing_id') }}  -- noqa: LT02
 ),
 
-later_side as (
-    {{ gbfs_pair_side(
-        ref('stg_gbfs__vehicles'), 'vehicles', 1, 'vehicle_id',
-        ['latitude', 'longitude', 'fuel_fraction', 'is_disabled', 'form_factor'],
-        'vehicles.vehicle_id is not null',
-    ) }}
-),
-
-earlier_side as (
-    {{ gbfs_pair_side(
-        ref('stg_gbfs__vehicles'), 'vehicles', 0, 'vehicle_id',
-        ['latitude', 'longitude', 'fuel_fraction', 'is_disabled', 'form_factor'],
-        'vehicles.vehicle_id is not null',
-    ) }}
-),
-
-sides as (
-    select * from later_side
-    union all
-    select * from earlier_side
-),
-
-per_id as (
-    -- one row per pair and id: grouped, not joined (an anti-join of two unindexed
-    -- derived tables is quadratic in the fleet)
-    select
-        landing_id,
-        vehicle_id,
-        min(side) as first_side,
-        max(side) as last_side,
-        min(case when side = 0 then latitude end) as latitude_before,
-        min(case when side = 0 then longitude end) as longitude_before,
-        min(case when side = 0 then fuel_fraction end) as fuel_before,
-        max(case when side = 0 then is_disabled end) as disabled_before,
-        min(case when side = 1 then latitude end) as latitude_after,
-        min(case when side = 1 then longitude end) as longitude_after,
-        min(case when side = 1 then fuel_fraction end) as fuel_after,
-        max(case when side = 1 then is_disabled end) as disabled_after,
-        coalesce(
-            min(case when side = 1 then form_factor end), min(case when side = 0 then form_factor end)
-        ) as form_factor
-    from sides
-    group by landing_id, vehicle_id
-),
-
-kinds as (
-    select 'disappeared' as change_kind
-    union all
-    select 'appeared' as change_kind
-    union all
-    select 'moved_from' as change_kind
-    union all
-    select 'moved_to' as change_kind
-),
-
 changes as (
+    -- the pairs' changed ids, from int_gbfs__vehicle_pair_diffs (index on landing_id)
     select
-        per_id.landing_id,
-        per_id.vehicle_id,
-        kinds.change_kind,
-        per_id.form_factor,
-        -- noqa: disable=LT02
-        -- (a loop: sqlfluff cannot place the comma of its last item)
-        {#- the earlier snapshot's value for the disappearing side, the later one's otherwise #}
-        {%- for column, side_value in [
-            ('latitude', 'latitude'), ('longitude', 'longitude'), ('fuel_fraction', 'fuel'), ('is_disabled', 'disabled')
-        ] %}
-        case
-            when kinds.change_kind in ('disappeared', 'moved_from') then per_id.{{ side_value }}_before
-            else per_id.{{ side_value }}_after
-        end as {{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    -- noqa: enable=LT02
-    from per_id
-    inner join kinds
-        on
-            (kinds.change_kind = 'disappeared' and per_id.last_side = 0)
-            or (kinds.change_kind = 'appeared' and per_id.first_side = 1)
-            or (
-                kinds.change_kind in ('moved_from', 'moved_to')
-                and per_id.first_side = 0
-                and per_id.last_side = 1
-                and {{ gbfs_distance_m(
-                    'per_id.latitude_before', 'per_id.longitude_before', 'per_id.latitude_after', 'per_id.longitude_after'
-                ) }} >= {{ var('gbfs_trip_min_move_m') }}
-            )
+        diffs.landing_id,
+        diffs.vehicle_id,
+        diffs.change_kind,
+        diffs.form_factor,
+        diffs.latitude,
+        diffs.longitude,
+        diffs.fuel_fraction,
+        diffs.is_disabled
+    from pairs
+    inner join {{ ref('int_gbfs__vehicle_pair_diffs') }} as diffs
+        on pairs.landing_id = diffs.landing_id
+    where diffs.change_kind <> 'pair'
 ),
 
 close_pairs as (
@@ -222,7 +152,9 @@ flagged as (
             {%- if is_incremental() %}
                 when exists (
                     select 1
-                    from {{ this }} as held
+                    -- force index: on its own the optimizer took the (system_id, hour_utc) index
+                    -- and read every change held of the system for each appeared id
+                    from {{ this }} as held force index (ix_int_gbfs__vehicle_changes_id)  -- noqa: LT02
                     where
                         held.system_id = earlier_gone.system_id
                         and held.vehicle_id = earlier_gone.vehicle_id
