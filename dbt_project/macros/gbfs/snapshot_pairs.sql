@@ -136,3 +136,17 @@
     {{ pairs }}.previous_snapshot_at_utc,
     {{ pairs }}.hour_utc
 {%- endmacro %}
+
+{#
+  Body of the `pairs` CTE of the models that read the vehicle snapshot pairs
+  (int_gbfs__vehicle_pair_diffs, int_gbfs__vehicle_changes): the rows of
+  int_gbfs__snapshot_pairs loaded since the newest the model holds (minus the lookback)
+  and not held yet.
+#}
+{% macro gbfs_new_pairs() -%}
+    select snapshot_pairs.*
+    from {{ ref('int_gbfs__snapshot_pairs') }} as snapshot_pairs
+    where 1 = 1
+        {{ incremental_landing_filter('snapshot_pairs.loaded_at') }}
+        {{ gbfs_new_landing_rows('snapshot_pairs.landing_id') }}
+{%- endmacro %}

@@ -38,11 +38,7 @@
 with
 
 pairs as (
-    select snapshot_pairs.*
-    from {{ ref('int_gbfs__snapshot_pairs') }} as snapshot_pairs
-    where 1 = 1
-        {{ incremental_landing_filter('snapshot_pairs.loaded_at') }}  -- noqa: LT02
-        {{ gbfs_new_landing_rows('snapshot_pairs.landing_id') }}  -- noqa: LT02
+    {{ gbfs_new_pairs() }}
 ),
 
 changes as (
