@@ -15,7 +15,7 @@
 -- gbfs_trip_min_move_m metres), each with the place, fuel, disabled flag and form factor of
 -- its side, plus one 'pair' row per pair (vehicle_id NULL) so a pair without change is held.
 -- The first step of int_gbfs__vehicle_changes, which matches and flags these rows: in a
--- table of its own because that model reads the changes three times, and both engines
+-- table of its own because that model reads the changes three times, and MariaDB
 -- computed a CTE again for every reference (the grouping of every vehicle of both
 -- snapshots of every pair, five times per build). Vehicles without an id are not followed.
 -- Incremental: the pairs loaded since the newest held (minus the lookback) and not held
