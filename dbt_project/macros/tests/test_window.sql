@@ -83,10 +83,7 @@
     {%- set hours = var('test_window_hours') | int -%}
     {%- set node = tested_node(relation) if hours > 0 else none -%}
     {%- set meta = ((node.config or {}).get('meta') or node.meta or {}) if node else {} -%}
-    {%- if hours > 0 and meta.get('test_window_hours') is not none -%}
-        {%- do return(meta.get('test_window_hours') | int) -%}
-    {%- endif -%}
-    {%- do return(hours) -%}
+    {%- do return(meta.get('test_window_hours', hours) | int) -%}
 {%- endmacro %}
 
 {#

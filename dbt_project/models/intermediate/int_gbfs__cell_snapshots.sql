@@ -34,9 +34,9 @@ vehicles as (
         vehicles.is_reserved,
         vehicles.is_disabled,
         vehicles.loaded_at,
-        -- the city's latitude by a scalar subquery, not a join: a join made both engines write
-        -- every vehicle to a temporary table before grouping (and join the seeds, which have no
-        -- index, block-nested-loop); MariaDB caches the subquery's result per system_id.
+        -- the city's latitude by a scalar subquery, not a join: a join made MariaDB write every
+        -- vehicle to a temporary table before grouping (and join the seeds, which have no
+        -- index, block-nested-loop); it caches the subquery's result per system_id.
         -- max(): one value even if the seeds held a system twice (their unique tests say no).
         (
             select max(cities.latitude)

@@ -78,7 +78,9 @@ vehicles as (
             v.range_text,
             v.last_reported_text,
             -- converted here, in the branches of the union: a union is materialised (computed
-            -- once per row) anyway, so the values need no materialised step of their own
+            -- once per row) anyway, so the values need no materialised step of their own (the
+            -- checks above read this select merged, and convert a value again where they use
+            -- it: cheaper than one more temporary table of every vehicle)
             {{ json_number('trim(v.lat_text)') }} as lat_value,
             {{ json_number('trim(v.lon_text)') }} as lon_value,
             {{ json_number('v.fuel_text') }} as fuel_value,
@@ -90,7 +92,7 @@ vehicles as (
         -- JSON_TABLE over the landing table's own column: MySQL refuses it over a column of
         -- a CTE or derived table (error 1210), MariaDB accepts both
         from {{ source('gans_raw', 'gbfs_feeds') }} as feeds
-        -- every value as text, converted below: coordinates may be JSON strings (Lime 1.0),
+        -- every value as text, converted above: coordinates may be JSON strings (Lime 1.0),
         -- flags JSON booleans or 0/1, times POSIX seconds or RFC 3339 (v3); JSON_TABLE's own
         -- conversions differ between MariaDB and MySQL 8. The snapshot's own fields come from
         -- a JSON_TABLE of their own: MariaDB keeps JSON as text, and a json_extract on the
