@@ -525,3 +525,26 @@ def test_every_test_passes_on_all_history(built, request):
     assert result.success, summarize(result).format()
     assert "hourly.hour_utc >= cast('1000-01-01 00:00:00' as datetime)" in hourly.read_text()
     assert summarize(result).tests.get("pass", 0) > 50
+
+
+def test_gbfs_tests_read_their_own_window(built, tmp_path):
+    """A node's meta.test_window_hours sets its tests' window (the GBFS models and gbfs_feeds: 3 h, built every
+    15 minutes); the others keep var test_window_hours (30 h); 0 still reads all history everywhere."""
+    settings = built["settings"]
+    kwargs = {**built["kwargs"], "target_path": tmp_path / "target"}  # only what this test compiles
+    compiled = tmp_path / "target" / "compiled" / "gans" / "models" / "staging"
+    select = ["-s", "stg_gbfs__vehicles", "stg_openweather__forecasts"]
+
+    def windows() -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {"gbfs": set(), "openweather": set()}
+        for path in compiled.glob("*/*.sql"):
+            sql = path.read_text()
+            for name, relation in (("gbfs", "`stg_gbfs__vehicles`"), ("openweather", "`stg_openweather__forecasts`")):
+                if relation in sql:
+                    found[name] |= set(re.findall(r"timestampadd\(hour, -(\d+), utc_timestamp\(\)\)", sql)) or {"all"}
+        return found
+
+    assert run_dbt(["compile", *select], settings, **kwargs).success
+    assert windows() == {"gbfs": {"3"}, "openweather": {"30"}}
+    assert run_dbt(["compile", *select, "--vars", "{test_window_hours: 0}"], settings, **kwargs).success
+    assert windows() == {"gbfs": {"all"}, "openweather": {"all"}}
