@@ -32,11 +32,7 @@ landing as (
         feeds.loaded_at,
         feeds.ttl_s
     from {{ source('gans_raw', 'gbfs_feeds') }} as feeds
-    where
-        feeds.http_status = 200
-        and feeds.feed in ('free_bike_status', 'vehicle_status')
-        {{ gbfs_loaded_since('feeds.loaded_at') }}  -- noqa: LT02
-        {{ gbfs_new_landing_rows('feeds.id') }}  -- noqa: LT02
+    where {{ gbfs_new_documents(['free_bike_status', 'vehicle_status']) }}  -- noqa: LT02, LT05
 ),
 
 published as (

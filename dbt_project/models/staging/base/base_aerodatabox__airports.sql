@@ -6,23 +6,12 @@
 with
 
 landing as (
-    select
-        id as landing_id,
-        {{ json_text('request_key', '$.city') }} as city_name,
-        fetched_at as fetched_at_utc,
-        loaded_at
-    from {{ source('gans_raw', 'aerodatabox_airports') }}
-    where
-        http_status = 200
-        {{ new_landing_rows() }}  -- noqa: LT02
+    {{ base_landing_rows('aerodatabox_airports', {'city_name': json_text('request_key', '$.city')}) }}  -- noqa: LT02, LT05
 ),
 
 items as (
     select
-        landing.landing_id,
-        landing.city_name,
-        landing.fetched_at_utc,
-        landing.loaded_at,
+        landing.*,
         item.search_rank,
         item.icao,
         item.iata,
@@ -36,27 +25,13 @@ items as (
         {{ json_number('item.latitude_text') }} as latitude_value,
         {{ json_number('item.longitude_text') }} as longitude_value
     from landing
-    -- JSON_TABLE reads the landing table's own column: MySQL refuses it over a column
-    -- of a CTE or derived table (error 1210), MariaDB accepts both
-    inner join {{ source('gans_raw', 'aerodatabox_airports') }} as raw_row
-        on
-            landing.landing_id = raw_row.id
-            -- the same filter on this alias too: whichever join order the optimizer picks,
-            -- JSON_TABLE never unpacks a landing row that is not new
-            {{ new_landing_rows('raw_row.id', 'raw_row.loaded_at') }}  -- noqa: LT02
-    -- every value as text (numbers converted only when they are numbers, see defensive_casts)
+    {{ base_landing_payload('aerodatabox_airports') }}  -- noqa: LT02, LT05
     cross join json_table(
         raw_row.payload, '$.items[*]' columns (
             search_rank for ordinality,
-            icao text path '$.icao' null on error,
-            iata text path '$.iata' null on error,
-            airport_name text path '$.name' null on error,
-            short_name text path '$.shortName' null on error,
-            municipality_name text path '$.municipalityName' null on error,
-            country_code text path '$.countryCode' null on error,
-            latitude_text text path '$.location.lat' null on error,
-            longitude_text text path '$.location.lon' null on error,
-            time_zone text path '$.timeZone' null on error
+            {{ json_text_columns('icao, iata, name as airport_name, shortName as short_name,
+                municipalityName as municipality_name, countryCode as country_code,
+                location.lat as latitude_text, location.lon as longitude_text, timeZone as time_zone') }}
         )
     ) as item
 ),
@@ -64,28 +39,21 @@ items as (
 checked as (
     select
         *,
-        {{ reject_reason([
+        {{ base_checked_columns([
             ["icao is null or trim(icao) = ''", 'icao missing'],
             ['latitude_text is not null and latitude_value is null', '$.location.lat not a number'],
             ['longitude_text is not null and longitude_value is null', '$.location.lon not a number'],
             ['latitude_value not between -90 and 90', '$.location.lat out of range'],
             ['longitude_value not between -180 and 180', '$.location.lon out of range'],
-        ]) }} as reject_reason,
-        {{ keep_materialised('checked_row') }}
+        ]) }}
     from items
 )
 
 select
-    landing_id,
-    search_rank,
-    concat('$.items[', search_rank - 1, ']') as record_path,
-    reject_reason,
+    {{ base_record_columns(['search_rank'], "'$.items'") }},
     {{ city_id('city_name') }} as city_id,
     city_name,
-    fetched_at_utc,
-    -- cast: MySQL gives a NOT NULL default-current_timestamp column through a window-ranked CTE a zero
-    -- default its CREATE TABLE ... AS refuses (1067)
-    cast(loaded_at as datetime(6)) as loaded_at,
+    {{ base_landing_times() }},
     {{ as_text('upper(icao)') }} as airport_icao,
     {{ as_text('upper(iata)') }} as airport_iata,
     -- "Berlin, Berlin Brandenburg" (older responses) -> "Berlin Brandenburg"
@@ -95,7 +63,7 @@ select
     {{ as_text('short_name') }} as airport_short_name,
     {{ as_text('municipality_name') }} as municipality_name,
     {{ as_text('upper(country_code)') }} as country_code,
-    case when reject_reason is null then cast(latitude_value as decimal(9, 6)) end as latitude,
-    case when reject_reason is null then cast(longitude_value as decimal(9, 6)) end as longitude,
+    {{ staged('cast(latitude_value as decimal(9, 6))') }} as latitude,
+    {{ staged('cast(longitude_value as decimal(9, 6))') }} as longitude,
     {{ as_text('time_zone') }} as timezone
 from checked

@@ -24,29 +24,20 @@
     ['runway_utc', 'runwayTime', 'utc', 'Utc'],
 ] %}
 {#- the columns of a board side or movement object: terminal and the times, nested or flat #}
-{%- set side_columns -%}
-    terminal text path '$.terminal' null on error,
-    {%- for name, field, nested, flat in times %}
-    {{ name }}_nested text path '$.{{ field }}.{{ nested }}' null on error,
-    {{ name }}_flat text path '$.{{ field }}{{ flat }}' null on error{{ ',' if not loop.last }}
-    {%- endfor %}
-{%- endset %}
+{%- set side_fields = ['terminal'] %}
+{%- for name, field, nested, flat in times %}
+    {%- do side_fields.append(field ~ '.' ~ nested ~ ' as ' ~ name ~ '_nested') %}
+    {%- do side_fields.append(field ~ flat ~ ' as ' ~ name ~ '_flat') %}
+{%- endfor %}
+{%- set side_columns = json_text_columns(side_fields | join(', ')) %}
 with
 
 landing as (
-    select
-        id as landing_id,
-        {{ as_text("upper(" ~ json_text('request_key', '$.airport_icao') ~ ")") }} as airport_icao,
-        {{ json_text('request_key', '$.from_local') }} as window_from_local,
-        {{ json_text('request_key', '$.to_local') }} as window_to_local,
-        fetched_at as fetched_at_utc,
-        loaded_at,
-        -- computed once per landing row, not again for each of its flights
-        {{ keep_materialised('landing_row') }}
-    from {{ source('gans_raw', 'aerodatabox_flights') }}
-    where
-        http_status in (200, 204)
-        {{ new_landing_rows() }}  -- noqa: LT02
+    {{ base_landing_rows('aerodatabox_flights', {
+        'airport_icao': as_text("upper(" ~ json_text('request_key', '$.airport_icao') ~ ")"),
+        'window_from_local': json_text('request_key', '$.from_local'),
+        'window_to_local': json_text('request_key', '$.to_local'),
+    }, statuses=[200, 204], materialise=true) }}  -- noqa: LT02
 ),
 
 flights as (
@@ -85,14 +76,7 @@ flights as (
         ) as {{ name }}_text{{ ',' if not loop.last }}
         {%- endfor %}
     from landing
-    -- JSON_TABLE reads the landing table's own column: MySQL refuses it over a column
-    -- of a CTE or derived table (error 1210), MariaDB accepts both
-    inner join {{ source('gans_raw', 'aerodatabox_flights') }} as raw_row
-        on
-            landing.landing_id = raw_row.id
-            -- the same filter on this alias too: whichever join order the optimizer picks,
-            -- JSON_TABLE never unpacks a landing row that is not new
-            {{ new_landing_rows('raw_row.id', 'raw_row.loaded_at') }}  -- noqa: LT02
+    {{ base_landing_payload('aerodatabox_flights') }}  -- noqa: LT02, LT05
     -- strings as text, so no long value is cut (MariaDB) or rejected (MySQL 8). The
     -- board side, movement and remote airport come out as JSON objects, read by JSON_TABLEs
     -- of their own: each column path is searched from the start of its row, so 20 time
@@ -102,16 +86,10 @@ flights as (
             board_index for ordinality,
             has_leg int exists path '$.{{ board.own }}',
             has_movement int exists path '$.movement',
-            flight_number text path '$.number' null on error,
-            call_sign text path '$.callSign' null on error,
-            status text path '$.status' null on error,
-            codeshare_status text path '$.codeshareStatus' null on error,
-            is_cargo text path '$.isCargo' null on error,
-            aircraft_model text path '$.aircraft.model' null on error,
-            aircraft_registration text path '$.aircraft.reg' null on error,
-            airline_name text path '$.airline.name' null on error,
-            airline_iata text path '$.airline.iata' null on error,
-            airline_icao text path '$.airline.icao' null on error,
+            {{ json_text_columns('number as flight_number, callSign as call_sign, status,
+                codeshareStatus as codeshare_status, isCargo as is_cargo, aircraft.model as aircraft_model,
+                aircraft.reg as aircraft_registration, airline.name as airline_name, airline.iata as airline_iata,
+                airline.icao as airline_icao') }},
             own_side json path '$.{{ board.own }}' null on error,
             movement json path '$.movement' null on error,
             remote_airport json path '$.{{ board.remote }}.airport' null on error
@@ -125,17 +103,14 @@ flights as (
     ) as own_side on true
     left join json_table(
         flight.movement, '$' columns (
-            remote_icao text path '$.airport.icao' null on error,
-            remote_iata text path '$.airport.iata' null on error,
-            remote_name text path '$.airport.name' null on error,
+            {{ json_text_columns('airport.icao as remote_icao, airport.iata as remote_iata,
+                airport.name as remote_name') }},
             {{ side_columns }}
         )
     ) as movement on true
     left join json_table(
         flight.remote_airport, '$' columns (
-            icao text path '$.icao' null on error,
-            iata text path '$.iata' null on error,
-            name text path '$.name' null on error
+            {{ json_text_columns('icao, iata, name') }}
         )
     ) as remote_airport on true
     {%- endfor %}
@@ -158,8 +133,7 @@ checked as (
                 field ~ '.' ~ nested ~ ' not a valid time',
             ]) %}
         {%- endfor %}
-        {{ reject_reason(checks) }} as reject_reason,
-        {{ keep_materialised('checked_row') }}
+        {{ base_checked_columns(checks) }}
     from flights
 ),
 
@@ -168,25 +142,17 @@ typed as (
         *,
         -- guarded: str_to_date only on text that is a valid time (else an error in strict mode)
         {%- for name, field, nested, flat in times %}
-        case when reject_reason is null then {{ adb_wall_clock(name ~ '_text') }} end
-            as {{ name }}{{ ',' if not loop.last }}
+        {{ staged(adb_wall_clock(name ~ '_text')) }} as {{ name }}{{ ',' if not loop.last }}
         {%- endfor %}
     from checked
 )
 
 select
-    landing_id,
-    direction,
-    board_index,
-    concat('$.', board_array, '[', board_index - 1, ']') as record_path,
-    reject_reason,
+    {{ base_record_columns(['direction', 'board_index'], "concat('$.', board_array)") }},
     airport_icao,
     str_to_date(window_from_local, '%Y-%m-%dT%H:%i') as window_from_local,
     str_to_date(window_to_local, '%Y-%m-%dT%H:%i') as window_to_local,
-    fetched_at_utc,
-    -- cast: MySQL gives a NOT NULL default-current_timestamp column through a window-ranked CTE a zero
-    -- default its CREATE TABLE ... AS refuses (1067)
-    cast(loaded_at as datetime(6)) as loaded_at,
+    {{ base_landing_times() }},
     case when has_leg = 1 then 'leg' else 'movement' end as flight_shape,
     {{ as_text('flight_number') }} as flight_number,
     -- UTC as served; when only the local time was served, local minus its offset

@@ -1,15 +1,9 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='landing_id',
         post_hook=[
-            "{{ ensure_index('ix_base_gbfs__station_information_landing', 'landing_id, station_index') }}",
-            "{{ ensure_index('ix_base_gbfs__station_information_loaded', 'loaded_at') }}",
             "{{ ensure_index('ix_base_gbfs__station_information_system', 'system_id, station_index, landing_id') }}",
             "{{ ensure_index('ix_base_gbfs__station_information_station', 'landing_id, station_id(100)') }}",
-            "{{ ensure_index('ix_base_gbfs__station_information_rejects', 'reject_reason(100)') }}",
-            "delete from {{ this }} where loaded_at < (select cutoff from (select timestampadd(day, -{{ var('gbfs_retention_days') }}, max(loaded_at)) as cutoff from {{ this }}) as newest)",
+            "{{ gbfs_retention_delete() }}",
         ],
     )
 }}
@@ -40,19 +34,11 @@ stations as (
     cross join json_table(
         feeds.payload, '$.data.stations[*]' columns (
             station_index for ordinality,
-            station_id text path '$.station_id' null on error,
             -- v3.0: name is a list of localized texts; v2.x a plain string
-            station_name text path '$.name' null on error,
-            lat_text text path '$.lat' null on error,
-            lon_text text path '$.lon' null on error,
-            capacity_text text path '$.capacity' null on error
+            {{ json_text_columns('station_id, name as station_name, lat as lat_text, lon as lon_text, capacity as capacity_text') }}
         )
     ) as s
-    where
-        feeds.http_status = 200
-        and feeds.feed = 'station_information'
-        {{ gbfs_loaded_since('feeds.loaded_at') }}
-        {{ gbfs_new_landing_rows('feeds.id') }}
+    where {{ gbfs_new_documents(['station_information']) }}
 ),
 
 as_values as (
@@ -68,7 +54,7 @@ as_values as (
 checked as (
     select
         *,
-        {{ reject_reason([
+        {{ base_checked_columns([
             ["station_id is null or station_id = ''", 'station id missing'],
             ['char_length(station_id) > 200', 'station id longer than 200 characters'],
             ['lat_text is null or lon_text is null', 'lat/lon missing'],
@@ -78,22 +64,17 @@ checked as (
             ['lat_value = 0 and lon_value = 0', 'lat/lon null island (0, 0)'],
             ['capacity_text is not null and capacity_value is null', 'capacity not a number'],
             ['capacity_value <> floor(capacity_value) or capacity_value not between 0 and 100000', 'capacity not a count'],
-        ]) }} as reject_reason,
-        {{ keep_materialised('checked_row') }}
+        ]) }}
     from as_values
 )
 
 select
-    landing_id,
-    station_index,
-    concat('$.data.stations[', station_index - 1, ']') as record_path,
-    reject_reason,
+    {{ base_record_columns(['station_index'], "'$.data.stations'") }},
     {{ as_text('system_id') }} as system_id,
-    fetched_at_utc,
-    cast(loaded_at as datetime(6)) as loaded_at,
-    case when reject_reason is null then {{ as_text('station_id') }} end as station_id,
+    {{ base_landing_times() }},
+    {{ staged(as_text('station_id')) }} as station_id,
     case when reject_reason is null and station_name not like '[%' then {{ as_text('left(station_name, 200)') }} end as station_name,
-    case when reject_reason is null then cast(lat_value as decimal(10, 7)) end as latitude,
-    case when reject_reason is null then cast(lon_value as decimal(10, 7)) end as longitude,
-    case when reject_reason is null then cast(capacity_value as signed) end as capacity
+    {{ staged('cast(lat_value as decimal(10, 7))') }} as latitude,
+    {{ staged('cast(lon_value as decimal(10, 7))') }} as longitude,
+    {{ staged('cast(capacity_value as signed)') }} as capacity
 from checked

@@ -1,16 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='landing_id',
-        post_hook=[
-            "{{ ensure_index('ix_base_gbfs__station_status_landing', 'landing_id, station_index') }}",
-            "{{ ensure_index('ix_base_gbfs__station_status_loaded', 'loaded_at') }}",
-            "{{ ensure_index('ix_base_gbfs__station_status_rejects', 'reject_reason(100)') }}",
-            "delete from {{ this }} where loaded_at < (select cutoff from (select timestampadd(day, -{{ var('gbfs_retention_days') }}, max(loaded_at)) as cutoff from {{ this }}) as newest)",
-        ],
-    )
-}}
+{{ config(post_hook=["{{ gbfs_retention_delete() }}"]) }}
 -- noqa: disable=LT02,LT05
 -- Every station of every GBFS station_status document (HTTP 200, `data.stations`: docked,
 -- station-based systems), staged or not: values converted defensively (NULL instead of an
@@ -24,50 +12,27 @@ with
 
 stations as (
     select
+        s.*,
         feeds.id as landing_id,
         feeds.system_id,
         feeds.fetched_at as fetched_at_utc,
         feeds.loaded_at,
         feeds.ttl_s,
         doc.gbfs_version,
-        doc.last_updated_text,
-        s.station_index,
-        s.station_id,
-        s.bikes_text,
-        s.vehicles_text,
-        s.docks_text,
-        s.installed_text,
-        s.renting_text,
-        s.returning_text,
-        s.last_reported_text
+        doc.last_updated_text
     -- JSON_TABLE over the landing table's own column: MySQL refuses it over a column of a
-    -- CTE or derived table (error 1210); the document's own fields in a JSON_TABLE of their
-    -- own (see base_gbfs__vehicles)
+    -- CTE or derived table (error 1210)
     from {{ source('gans_raw', 'gbfs_feeds') }} as feeds
-    cross join json_table(
-        feeds.payload, '$' columns (
-            last_updated_text text path '$.last_updated' null on error,
-            gbfs_version text path '$.version' null on error
-        )
-    ) as doc
+    cross join {{ gbfs_document_fields() }}
     cross join json_table(
         feeds.payload, '$.data.stations[*]' columns (
             station_index for ordinality,
-            station_id text path '$.station_id' null on error,
-            bikes_text text path '$.num_bikes_available' null on error,
-            vehicles_text text path '$.num_vehicles_available' null on error,
-            docks_text text path '$.num_docks_available' null on error,
-            installed_text text path '$.is_installed' null on error,
-            renting_text text path '$.is_renting' null on error,
-            returning_text text path '$.is_returning' null on error,
-            last_reported_text text path '$.last_reported' null on error
+            {{ json_text_columns('station_id, num_bikes_available as bikes_text, num_vehicles_available as vehicles_text,
+                num_docks_available as docks_text, is_installed as installed_text, is_renting as renting_text,
+                is_returning as returning_text, last_reported as last_reported_text') }}
         )
     ) as s
-    where
-        feeds.http_status = 200
-        and feeds.feed = 'station_status'
-        {{ gbfs_loaded_since('feeds.loaded_at') }}
-        {{ gbfs_new_landing_rows('feeds.id') }}
+    where {{ gbfs_new_documents(['station_status']) }}
 ),
 
 as_values as (
@@ -102,27 +67,22 @@ checked as (
             ['snapshot_at is null', 'snapshot last_updated missing or not a time'],
             ['fetched_at_utc > timestampadd(second, coalesce(ttl_s, 0) + ' ~ var('gbfs_stale_grace_seconds') ~ ', snapshot_at)', 'stale snapshot (older than its ttl when fetched)'],
         ] %}
-        {{ reject_reason(checks) }} as reject_reason,
-        {{ keep_materialised('checked_row') }}
+        {{ base_checked_columns(checks) }}
     from as_values
 )
 
 select
-    landing_id,
-    station_index,
-    concat('$.data.stations[', station_index - 1, ']') as record_path,
-    reject_reason,
+    {{ base_record_columns(['station_index'], "'$.data.stations'") }},
     {{ as_text('system_id') }} as system_id,
     {{ as_text('left(gbfs_version, 20)') }} as gbfs_version,
-    fetched_at_utc,
-    cast(loaded_at as datetime(6)) as loaded_at,
+    {{ base_landing_times() }},
     ttl_s,
     snapshot_at as snapshot_at_utc,
-    case when reject_reason is null then {{ as_text('station_id') }} end as station_id,
-    case when reject_reason is null then cast(vehicles_value as signed) end as vehicles_available,
-    case when reject_reason is null then cast(docks_value as signed) end as docks_available,
-    case when reject_reason is null then installed_flag end as is_installed,
-    case when reject_reason is null then renting_flag end as is_renting,
-    case when reject_reason is null then returning_flag end as is_returning,
-    case when reject_reason is null then last_reported_at end as last_reported_utc
+    {{ staged(as_text('station_id')) }} as station_id,
+    {{ staged('cast(vehicles_value as signed)') }} as vehicles_available,
+    {{ staged('cast(docks_value as signed)') }} as docks_available,
+    {{ staged('installed_flag') }} as is_installed,
+    {{ staged('renting_flag') }} as is_renting,
+    {{ staged('returning_flag') }} as is_returning,
+    {{ staged('last_reported_at') }} as last_reported_utc
 from checked

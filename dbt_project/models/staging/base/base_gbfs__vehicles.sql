@@ -1,18 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='landing_id',
-        post_hook=[
-            "{{ ensure_index('ix_base_gbfs__vehicles_landing', 'landing_id, vehicle_index') }}",
-            "{{ ensure_index('ix_base_gbfs__vehicles_loaded', 'loaded_at') }}",
-            "{{ ensure_index('ix_base_gbfs__vehicles_rejects', 'reject_reason(100)') }}",
-            "delete from {{ this }} where loaded_at < (select cutoff from (select timestampadd(day, -{{ var('gbfs_retention_days') }}, max(loaded_at)) as cutoff from {{ this }}) as newest)",
-        ],
-    )
-}}
+{{ config(post_hook=["{{ gbfs_retention_delete() }}"]) }}
 -- noqa: disable=LT02,LT05
--- (index on reject_reason: landing_rejects and reconciliation read the few rejects, not every vehicle)
 -- Every vehicle of every GBFS vehicle snapshot (HTTP 200): free_bike_status v1.x/v2.x
 -- `data.bikes`, vehicle_status v3.x `data.vehicles`), staged or not: values converted
 -- defensively (NULL instead of an error) and reject_reason saying why a vehicle cannot
@@ -93,67 +80,39 @@ vehicles as (
         -- a CTE or derived table (error 1210), MariaDB accepts both
         from {{ source('gans_raw', 'gbfs_feeds') }} as feeds
         -- every value as text, converted above: coordinates may be JSON strings (Lime 1.0),
-        -- flags JSON booleans or 0/1, times POSIX seconds or RFC 3339 (v3); JSON_TABLE's own
-        -- conversions differ between MariaDB and MySQL 8. The snapshot's own fields come from
-        -- a JSON_TABLE of their own: MariaDB keeps JSON as text, and a json_extract on the
-        -- payload merged into the per-vehicle select (or a NESTED PATH's parent columns)
-        -- rescanned the megabytes of the snapshot for every vehicle
-        cross join json_table(
-            feeds.payload, '$' columns (
-                last_updated_text text path '$.last_updated' null on error,
-                gbfs_version text path '$.version' null on error
-            )
-        ) as doc
+        -- flags JSON booleans or 0/1, times POSIX seconds or RFC 3339 (v3)
+        cross join {{ gbfs_document_fields() }}
         cross join json_table(
             feeds.payload, '$.data.{{ list_name }}[*]' columns (
                 vehicle_index for ordinality,
-                vehicle_id text path '$.vehicle_id' null on error,
-                bike_id text path '$.bike_id' null on error,
-                vehicle_type_id text path '$.vehicle_type_id' null on error,
-                vehicle_type_v1 text path '$.vehicle_type' null on error,
-                lat_text text path '$.lat' null on error,
-                lon_text text path '$.lon' null on error,
-                reserved_text text path '$.is_reserved' null on error,
-                disabled_text text path '$.is_disabled' null on error,
-                fuel_text text path '$.current_fuel_percent' null on error,
-                range_text text path '$.current_range_meters' null on error,
-                last_reported_text text path '$.last_reported' null on error
+                {{ json_text_columns('vehicle_id, bike_id, vehicle_type_id, vehicle_type as vehicle_type_v1,
+                    lat as lat_text, lon as lon_text, is_reserved as reserved_text, is_disabled as disabled_text,
+                    current_fuel_percent as fuel_text, current_range_meters as range_text,
+                    last_reported as last_reported_text') }}
             )
         ) as v
-        where
-            feeds.http_status = 200
-            and feeds.feed = '{{ feed }}'
-            {{ gbfs_loaded_since('feeds.loaded_at') }}
-            {{ gbfs_new_landing_rows('feeds.id') }}
+        where {{ gbfs_new_documents([feed]) }}
     ) as parsed
     {%- endfor %}
 )
 
 select
-    landing_id,
     -- ordinal within the snapshot's list (bikes or vehicles: a snapshot has one)
-    vehicle_index,
-    concat('$.data.', list_name, '[', vehicle_index - 1, ']') as record_path,
-    reject_reason,
+    {{ base_record_columns(['vehicle_index'], "concat('$.data.', list_name)") }},
     {{ as_text('system_id') }} as system_id,
     {{ as_text('feed') }} as feed,
     {{ as_text('gbfs_version') }} as gbfs_version,
-    fetched_at_utc,
-    -- cast: MySQL gives a NOT NULL default-current_timestamp column through a CTE a zero
-    -- default its CREATE TABLE ... AS refuses (1067)
-    cast(loaded_at as datetime(6)) as loaded_at,
+    {{ base_landing_times() }},
     ttl_s,
     snapshot_at as snapshot_at_utc,
-    -- every conversion below is guarded by reject_reason: a rejected vehicle's values are
-    -- NULL, never an out-of-range cast
-    case when reject_reason is null then {{ as_text('vehicle_id') }} end as vehicle_id,
-    case when reject_reason is null then {{ as_text('vehicle_type_id') }} end as vehicle_type_id,
-    case when reject_reason is null then {{ as_text('left(vehicle_type_v1, 50)') }} end as vehicle_type_v1,
-    case when reject_reason is null then cast(lat_value as decimal(10, 7)) end as latitude,
-    case when reject_reason is null then cast(lon_value as decimal(10, 7)) end as longitude,
-    case when reject_reason is null then reserved_flag end as is_reserved,
-    case when reject_reason is null then disabled_flag end as is_disabled,
-    case when reject_reason is null then cast(fuel_value as decimal(5, 4)) end as fuel_fraction,
-    case when reject_reason is null then cast(range_value as decimal(12, 2)) end as current_range_m,
-    case when reject_reason is null then last_reported_at end as last_reported_utc
+    {{ staged(as_text('vehicle_id')) }} as vehicle_id,
+    {{ staged(as_text('vehicle_type_id')) }} as vehicle_type_id,
+    {{ staged(as_text('left(vehicle_type_v1, 50)')) }} as vehicle_type_v1,
+    {{ staged('cast(lat_value as decimal(10, 7))') }} as latitude,
+    {{ staged('cast(lon_value as decimal(10, 7))') }} as longitude,
+    {{ staged('reserved_flag') }} as is_reserved,
+    {{ staged('disabled_flag') }} as is_disabled,
+    {{ staged('cast(fuel_value as decimal(5, 4))') }} as fuel_fraction,
+    {{ staged('cast(range_value as decimal(12, 2))') }} as current_range_m,
+    {{ staged('last_reported_at') }} as last_reported_utc
 from vehicles

@@ -18,18 +18,12 @@
 with
 
 landing as (
-    select
-        id as landing_id,
-        {{ json_text('request_key', '$.city') }} as city_name,
-        {{ json_text('request_params', '$.models') }} as models_requested,
-        fetched_at as fetched_at_utc,
-        loaded_at,
-        {{ json_text('payload', '$.utc_offset_seconds') }} as utc_offset_text,
-        payload
-    from {{ source('gans_raw', 'open_meteo_forecasts') }}
-    where
-        http_status = 200
-        {{ new_landing_rows() }}  -- noqa: LT02
+    {{ base_landing_rows('open_meteo_forecasts', {
+        'city_name': json_text('request_key', '$.city'),
+        'models_requested': json_text('request_params', '$.models'),
+        'utc_offset_text': json_text('payload', '$.utc_offset_seconds'),
+        'payload': 'payload',
+    }) }}  -- noqa: LT02
 ),
 
 series as (
@@ -38,14 +32,7 @@ series as (
         landing.*,
         substring(hourly_keys.hourly_key, 15) as suffix
     from landing
-    -- JSON_TABLE reads the landing table's own column: MySQL refuses it over a column
-    -- of a CTE or derived table (error 1210), MariaDB accepts both
-    inner join {{ source('gans_raw', 'open_meteo_forecasts') }} as raw_row
-        on
-            landing.landing_id = raw_row.id
-            -- the same filter on this alias too: whichever join order the optimizer picks,
-            -- JSON_TABLE never unpacks a landing row that is not new
-            {{ new_landing_rows('raw_row.id', 'raw_row.loaded_at') }}  -- noqa: LT02
+    {{ base_landing_payload('open_meteo_forecasts') }}  -- noqa: LT02, LT05
     -- noqa: disable=LT02
     cross join json_table(
         json_keys(raw_row.payload, '$.hourly'), '$[*]' columns (
@@ -89,12 +76,7 @@ hours as (
         hour_rows.hour_text
     from models
     -- the hours of hourly.time, read from the landing table's column (see series)
-    inner join {{ source('gans_raw', 'open_meteo_forecasts') }} as raw_row
-        on
-            models.landing_id = raw_row.id
-            -- the same filter on this alias too: whichever join order the optimizer picks,
-            -- JSON_TABLE never unpacks a landing row that is not new
-            {{ new_landing_rows('raw_row.id', 'raw_row.loaded_at') }}  -- noqa: LT02
+    {{ base_landing_payload('open_meteo_forecasts', 'models') }}  -- noqa: LT02, LT05
     -- noqa: disable=LT02
     cross join json_table(
         raw_row.payload, '$.hourly.time[*]' columns (
@@ -181,48 +163,32 @@ checked as (
             ['wind_direction_10m_value not between 0 and 360', 'wind_direction_10m out of range'],
             ['visibility_m_value not between 0 and 10000000', 'visibility out of range'],
         ]) %}
-        {{ reject_reason(checks) }} as reject_reason,
-        {{ keep_materialised('checked_row') }}
+        {{ base_checked_columns(checks) }}
     from converted
 )
 
 select
-    landing_id,
-    model_index,
-    hour_index,
-    concat('$.hourly.temperature_2m', suffix, '[', hour_index - 1, ']') as record_path,
-    reject_reason,
+    {{ base_record_columns(['model_index', 'hour_index'], "concat('$.hourly.temperature_2m', suffix)") }},
     {{ as_text('cast(model as char(64))') }} as model,  -- noqa: RF04
     {{ city_id('city_name') }} as city_id,
     city_name,
-    fetched_at_utc,
-    -- cast: MySQL gives a NOT NULL default-current_timestamp column through a window-ranked CTE a zero
-    -- default its CREATE TABLE ... AS refuses (1067)
-    cast(loaded_at as datetime(6)) as loaded_at,
-    -- every conversion below is guarded by reject_reason: a rejected record's values
-    -- are NULL, never an out-of-range cast
-    case
-        when reject_reason is null
-            then timestampadd(
-                second,
-                -cast(utc_offset_value as signed),
-                str_to_date(concat(left(hour_text, 10), ' ', substr(hour_text, 12, 5)), '%Y-%m-%d %H:%i')
-            )
-    end as forecast_hour_utc,
-    case when reject_reason is null then cast(round(temperature_c_value, 2) as decimal(6, 2)) end as temperature_c,
-    case when reject_reason is null then cast(round(apparent_temperature_c_value, 2) as decimal(6, 2)) end
-        as apparent_temperature_c,
-    case when reject_reason is null then cast(round(precipitation_mm_value, 2) as decimal(7, 2)) end
-        as precipitation_mm,
-    case when reject_reason is null then cast(round(rain_mm_value, 2) as decimal(7, 2)) end as rain_mm,
-    case when reject_reason is null then cast(round(showers_mm_value, 2) as decimal(7, 2)) end as showers_mm,
-    case when reject_reason is null then cast(round(snowfall_cm_value, 2) as decimal(7, 2)) end as snowfall_cm,
-    case when reject_reason is null then cast(round(precipitation_probability_value) as signed) end
-        as precipitation_probability_pct,
-    case when reject_reason is null then cast(weather_code_value as signed) end as weather_code,
-    case when reject_reason is null then cast(round(cloud_cover_value) as signed) end as cloud_cover_pct,
-    case when reject_reason is null then cast(round(wind_speed_m_s_value, 2) as decimal(6, 2)) end as wind_speed_m_s,
-    case when reject_reason is null then cast(round(wind_gust_m_s_value, 2) as decimal(6, 2)) end as wind_gust_m_s,
-    case when reject_reason is null then cast(round(wind_direction_10m_value) as signed) end as wind_direction_deg,
-    case when reject_reason is null then cast(round(visibility_m_value) as signed) end as visibility_m
+    {{ base_landing_times() }},
+    -- every conversion below is guarded by reject_reason (macro staged): a rejected
+    -- record's values are NULL, never an out-of-range cast
+    {{ staged("timestampadd(second, -cast(utc_offset_value as signed), "
+        ~ "str_to_date(concat(left(hour_text, 10), ' ', substr(hour_text, 12, 5)), '%Y-%m-%d %H:%i'))") }}
+        as forecast_hour_utc,
+    {{ staged('cast(round(temperature_c_value, 2) as decimal(6, 2))') }} as temperature_c,
+    {{ staged('cast(round(apparent_temperature_c_value, 2) as decimal(6, 2))') }} as apparent_temperature_c,
+    {{ staged('cast(round(precipitation_mm_value, 2) as decimal(7, 2))') }} as precipitation_mm,
+    {{ staged('cast(round(rain_mm_value, 2) as decimal(7, 2))') }} as rain_mm,
+    {{ staged('cast(round(showers_mm_value, 2) as decimal(7, 2))') }} as showers_mm,
+    {{ staged('cast(round(snowfall_cm_value, 2) as decimal(7, 2))') }} as snowfall_cm,
+    {{ staged('cast(round(precipitation_probability_value) as signed)') }} as precipitation_probability_pct,
+    {{ staged('cast(weather_code_value as signed)') }} as weather_code,
+    {{ staged('cast(round(cloud_cover_value) as signed)') }} as cloud_cover_pct,
+    {{ staged('cast(round(wind_speed_m_s_value, 2) as decimal(6, 2))') }} as wind_speed_m_s,
+    {{ staged('cast(round(wind_gust_m_s_value, 2) as decimal(6, 2))') }} as wind_gust_m_s,
+    {{ staged('cast(round(wind_direction_10m_value) as signed)') }} as wind_direction_deg,
+    {{ staged('cast(round(visibility_m_value) as signed)') }} as visibility_m
 from checked
