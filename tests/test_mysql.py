@@ -362,26 +362,8 @@ def test_marts_equal_row_for_row(builds):
     # built on both, empty from these corpora (no GBFS system of a tracked city): tests/test_demand.py fills them, on
     # MySQL 8.4 in ci.yml's mysql8 job
     assert {"demand_factors", "demand_baseline", "demand_backtest", "demand_placement"} <= set(tables)
-    differences = {t: how for t, how in _differences(builds, marts).items() if t not in KNOWN_DIFFERENCES}
+    differences = _differences(builds, marts)
     assert not differences, "\n".join(f"{table}: {how}" for table, how in differences.items())
-
-
-#: Marts known to differ between the engines, each checked by a strict xfail test of its own (it fails
-#: once they agree, so the entry is removed)
-KNOWN_DIFFERENCES = {"gbfs_availability"}
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="found 2026-12-04 with the GBFS captures: gbfs_availability's cells differ between the engines although"
-    " int_gbfs__cell_snapshots, which it sums, is equal row for row; not diagnosed yet",
-)
-def test_gbfs_availability_equal_row_for_row(builds):
-    """gbfs_availability holds the same rows on MySQL as on MariaDB (a known difference: see the xfail reason)."""
-    if not _gbfs_capture_rows():
-        pytest.skip("../shared/captures/gbfs is missing: gbfs_availability is empty on both engines")
-    differences = _differences(builds, builds["mariadb"]["settings"].marts_database)
-    assert "gbfs_availability" not in differences, differences["gbfs_availability"][:2000]
 
 
 def test_gbfs_vehicle_models_equal_row_for_row(builds):
@@ -397,7 +379,8 @@ def test_gbfs_vehicle_models_equal_row_for_row(builds):
             "base_gbfs__vehicles", "int_gbfs__cell_snapshots", "int_gbfs__vehicle_pair_diffs",
             "int_gbfs__vehicle_changes",
         ],
-        settings.marts_database: ["gbfs_trip_events"],  # gbfs_availability: KNOWN_DIFFERENCES
+        # gbfs_availability: its cell centres once differed in the 6th decimal (MySQL's decimal division)
+        settings.marts_database: ["gbfs_trip_events", "gbfs_availability"],
     }  # fmt: skip
     for database, tables in checked.items():
         columns = _tables(settings, database)

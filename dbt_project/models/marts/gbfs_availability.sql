@@ -68,8 +68,9 @@ systems as (
 
 select straight_join
     {{ gbfs_cell_group_columns('cells', 'bucket_start_utc') }},
-    -- the cell's centre, decimal degrees
-    cast((cells.cell_row + 0.5) * {{ var('gbfs_cell_size_m') }} / 111320 as decimal(10, 7)) as cell_latitude,
+    -- the cell's centre, decimal degrees, computed in DOUBLE (0.5e0): in DECIMAL, MySQL's division keeps
+    -- div_precision_increment (4) digits past the dividend's scale, 53.43043 where MariaDB gives 53.4304258
+    cast((cells.cell_row + 0.5e0) * {{ var('gbfs_cell_size_m') }} / 111320 as decimal(10, 7)) as cell_latitude,
     cast(
         (cells.cell_col + 0.5) * {{ var('gbfs_cell_size_m') }} / (111320 * cos(radians(max(systems.city_latitude))))
         as decimal(10, 7)
