@@ -67,39 +67,49 @@
 {%- endmacro %}
 
 {#
-  The reject reason of each record and a column keeping the select materialised
-  (keep_materialised('checked_row')), for `select *, {{ base_checked_columns(checks) }}`:
-  the checks are evaluated once per record, not again in every guarded output column.
-  `checks` as in reject_reason.
+  CTE `checked`: every column of `relation`, the columns of select list `columns` (SQL
+  text, optional), the reject reason of each record (reject_reason(checks)) and
+  keep_materialised('checked_row'), so each record's checks and columns are computed once,
+  not again in every guarded output column. `checks` as in reject_reason.
 #}
-{% macro base_checked_columns(checks) -%}
-    {{ reject_reason(checks) }} as reject_reason,
-        {{ keep_materialised('checked_row') }}
+{% macro base_checked(relation, checks, columns=none) -%}
+    checked as (
+        select
+            *,
+            {%- if columns %}
+            {{ columns }},
+            {%- endif %}
+            {{ reject_reason(checks) }} as reject_reason,
+            {{ keep_materialised('checked_row') }}
+        from {{ relation }}
+    )
 {%- endmacro %}
 
 {#
   The leading columns of a base model's output: landing_id, the record's ordinal columns
   `index_columns` (a list; the last one is the 1-based position in its JSON array),
   record_path (the record's JSON path in the payload: `array_path`, an SQL text
-  expression such as "'$.items'", followed by "[<position - 1>]") and reject_reason.
+  expression such as "'$.items'", followed by "[<position - 1>]"), reject_reason, the
+  columns of select list `keys` (SQL text: what the record belongs to, e.g. its city or
+  system), then fetched_at_utc and loaded_at. loaded_at is cast: MySQL gives a NOT NULL
+  default-current_timestamp column read through a window-ranked CTE a zero default that
+  its CREATE TABLE ... AS refuses (error 1067).
 #}
-{% macro base_record_columns(index_columns, array_path) -%}
+{% macro base_record_columns(index_columns, array_path, keys) -%}
     landing_id,
     {%- for column in index_columns %}
     {{ column }},
     {%- endfor %}
     concat({{ array_path }}, '[', {{ index_columns[-1] }} - 1, ']') as record_path,
-    reject_reason
-{%- endmacro %}
-
-{#
-  fetched_at_utc and loaded_at as the landing row has them. loaded_at is cast: MySQL gives
-  a NOT NULL default-current_timestamp column read through a window-ranked CTE a zero
-  default that its CREATE TABLE ... AS refuses (error 1067).
-#}
-{% macro base_landing_times() -%}
+    reject_reason,
+    {{ keys }},
     fetched_at_utc,
     cast(loaded_at as datetime(6)) as loaded_at
+{%- endmacro %}
+
+{# The keys of a record of a city's landing row (city_name column): city_id and city_name. #}
+{% macro base_city_keys() -%}
+    {{ city_id('city_name') }} as city_id, city_name
 {%- endmacro %}
 
 {#
@@ -108,4 +118,70 @@
 #}
 {% macro staged(expr) -%}
     case when reject_reason is null then {{ expr }} end
+{%- endmacro %}
+
+{#
+  The items of SQL select list `text` ("<expr> as <name>, ..."), split at the commas outside
+  parentheses, as a list of [expr, name] (the name after the last " as "). Every item must
+  have its name; a comma or parenthesis inside a string literal must come in balanced
+  parentheses (", %" inside concat(...) does).
+#}
+{% macro select_list_items(text) -%}
+    {%- set ns = namespace(depth=0, item='', items=[]) %}
+    {%- for ch in text ~ ',' %}
+        {%- if ch == ',' and ns.depth == 0 %}
+            {%- if ns.item.strip() %}
+                {%- set parts = ns.item.strip().rsplit(' as ', 1) %}
+                {%- if parts | length != 2 %}
+                    {{ exceptions.raise_compiler_error("select list item without ' as <name>': " ~ ns.item.strip()) }}
+                {%- endif %}
+                {%- do ns.items.append([parts[0].strip(), parts[1].strip()]) %}
+            {%- endif %}
+            {%- set ns.item = '' %}
+        {%- else %}
+            {%- if ch == '(' %}{% set ns.depth = ns.depth + 1 %}{% elif ch == ')' %}{% set ns.depth = ns.depth - 1 %}{% endif %}
+            {%- set ns.item = ns.item ~ ch %}
+        {%- endif %}
+    {%- endfor %}
+    {{- return(ns.items) }}
+{%- endmacro %}
+
+{#
+  Output columns of select list `text` ("<expr> as <name>, ..."), each expression wrapped:
+  `how` is 'staged' (staged(expr): NULL for a rejected record), 'text' (as_text(expr): the
+  project collation) or 'staged text' (both).
+#}
+{% macro base_columns(how, text) -%}
+    {%- for expr, name in select_list_items(text) %}
+        {%- set value = as_text(expr) if 'text' in how else expr %}
+        {{ staged(value) if 'staged' in how else value }} as {{ name }}{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#
+  Values converted from the JSON_TABLE text columns, defensively (NULL when the text is not
+  what it should be, so the checks can reject the record with a reason): `numbers` with
+  json_number (DOUBLE), `flags` with gbfs_flag (0/1), `instants` with gbfs_instant_utc (UTC
+  DATETIME); each a select list "<text expr> as <name>, ...".
+#}
+{% macro base_values(numbers='', flags='', instants='') -%}
+    {%- set columns = [] %}
+    {%- for expr, name in select_list_items(numbers) %}{% do columns.append(json_number(expr) ~ ' as ' ~ name) %}{% endfor %}
+    {%- for expr, name in select_list_items(flags) %}{% do columns.append(gbfs_flag(expr) ~ ' as ' ~ name) %}{% endfor %}
+    {%- for expr, name in select_list_items(instants) %}{% do columns.append(gbfs_instant_utc(expr) ~ ' as ' ~ name) %}{% endfor %}
+    {{- columns | join(',\n        ') }}
+{%- endmacro %}
+
+{#
+  Checks (for reject_reason) that each `<name>_text` holding a value converted to a number in
+  `<name>_value`: [<name>_text is not null and <name>_value is null, '<label> not a number'],
+  the label being the name or its entry in the list `labels`.
+#}
+{% macro base_number_checks(names, labels=none) -%}
+    {%- set checks = [] %}
+    {%- for name in names %}
+        {%- do checks.append([name ~ '_text is not null and ' ~ name ~ '_value is null',
+            (labels[loop.index0] if labels else name) ~ ' not a number']) %}
+    {%- endfor %}
+    {{- return(checks) }}
 {%- endmacro %}

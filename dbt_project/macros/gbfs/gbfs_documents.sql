@@ -42,3 +42,18 @@
         ) as newest
     )
 {%- endmacro %}
+
+{#
+  The checks (for reject_reason) every record of a GBFS status snapshot shares: its
+  last_reported no time, the snapshot's last_updated missing, the snapshot stale (older than
+  its ttl plus var gbfs_stale_grace_seconds when fetched). Reads last_reported_text,
+  last_reported_at, snapshot_at, fetched_at_utc and ttl_s.
+#}
+{% macro gbfs_snapshot_checks() -%}
+    {{- return([
+        ['last_reported_text is not null and last_reported_at is null', 'last_reported not a time'],
+        ['snapshot_at is null', 'snapshot last_updated missing or not a time'],
+        ['fetched_at_utc > timestampadd(second, coalesce(ttl_s, 0) + ' ~ var('gbfs_stale_grace_seconds')
+            ~ ', snapshot_at)', 'stale snapshot (older than its ttl when fetched)'],
+    ]) }}
+{%- endmacro %}

@@ -3,6 +3,13 @@
 -- with reject_reason saying why an item cannot be staged (NULL when it can): no ICAO
 -- code (the marts' key), coordinates that are no number or off the globe.
 -- stg_aerodatabox__airports keeps the items without a reason, landing_rejects the others.
+{%- set checks = [
+    ["icao is null or trim(icao) = ''", 'icao missing'],
+    ['latitude_text is not null and latitude_value is null', '$.location.lat not a number'],
+    ['longitude_text is not null and longitude_value is null', '$.location.lon not a number'],
+    ['latitude_value not between -90 and 90', '$.location.lat out of range'],
+    ['longitude_value not between -180 and 180', '$.location.lon out of range'],
+] %}
 with
 
 landing as (
@@ -36,34 +43,17 @@ items as (
     ) as item
 ),
 
-checked as (
-    select
-        *,
-        {{ base_checked_columns([
-            ["icao is null or trim(icao) = ''", 'icao missing'],
-            ['latitude_text is not null and latitude_value is null', '$.location.lat not a number'],
-            ['longitude_text is not null and longitude_value is null', '$.location.lon not a number'],
-            ['latitude_value not between -90 and 90', '$.location.lat out of range'],
-            ['longitude_value not between -180 and 180', '$.location.lon out of range'],
-        ]) }}
-    from items
-)
+{{ base_checked('items', checks) }}
 
 select
-    {{ base_record_columns(['search_rank'], "'$.items'") }},
-    {{ city_id('city_name') }} as city_id,
-    city_name,
-    {{ base_landing_times() }},
-    {{ as_text('upper(icao)') }} as airport_icao,
-    {{ as_text('upper(iata)') }} as airport_iata,
-    -- "Berlin, Berlin Brandenburg" (older responses) -> "Berlin Brandenburg"
-    {{ as_text("case when airport_name like concat(municipality_name, ', %') "
-        ~ "then substr(airport_name, char_length(municipality_name) + 3) else airport_name end") }} as airport_name,
-    {{ as_text('airport_name') }} as airport_name_as_served,
-    {{ as_text('short_name') }} as airport_short_name,
-    {{ as_text('municipality_name') }} as municipality_name,
-    {{ as_text('upper(country_code)') }} as country_code,
-    {{ staged('cast(latitude_value as decimal(9, 6))') }} as latitude,
-    {{ staged('cast(longitude_value as decimal(9, 6))') }} as longitude,
+    {{ base_record_columns(['search_rank'], "'$.items'", base_city_keys()) }},
+    -- airport_name: "Berlin, Berlin Brandenburg" (older responses) -> "Berlin Brandenburg"
+    {{ base_columns('text', "upper(icao) as airport_icao, upper(iata) as airport_iata,
+        case when airport_name like concat(municipality_name, ', %')
+            then substr(airport_name, char_length(municipality_name) + 3) else airport_name end as airport_name,
+        airport_name as airport_name_as_served, short_name as airport_short_name,
+        municipality_name as municipality_name, upper(country_code) as country_code") }},
+    {{ base_columns('staged', 'cast(latitude_value as decimal(9, 6)) as latitude,
+        cast(longitude_value as decimal(9, 6)) as longitude') }},
     {{ as_text('time_zone') }} as timezone
 from checked

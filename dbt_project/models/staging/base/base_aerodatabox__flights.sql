@@ -30,6 +30,19 @@
     {%- do side_fields.append(field ~ flat ~ ' as ' ~ name ~ '_flat') %}
 {%- endfor %}
 {%- set side_columns = json_text_columns(side_fields | join(', ')) %}
+{%- set checks = [
+    ['coalesce(has_leg, 0) = 0 and coalesce(has_movement, 0) = 0', 'unknown shape: neither the board side nor movement'],
+    ['flight_number is null', 'number missing'],
+    ['scheduled_utc_text is null and scheduled_local_text is null', 'scheduled time missing'],
+    ['scheduled_utc_text is null and scheduled_local_text is not null and '
+        ~ adb_offset_minutes('scheduled_local_text') ~ ' is null', 'scheduled local time without UTC offset'],
+] %}
+{%- for name, field, nested, flat in times %}
+    {%- do checks.append([
+        name ~ '_text is not null and not ' ~ is_adb_time(name ~ '_text'),
+        field ~ '.' ~ nested ~ ' not a valid time',
+    ]) %}
+{%- endfor %}
 with
 
 landing as (
@@ -116,26 +129,7 @@ flights as (
     {%- endfor %}
 ),
 
-checked as (
-    select
-        *,
-        {{ adb_offset_minutes('scheduled_local_text') }} as scheduled_offset_min,
-        {%- set checks = [
-            ['coalesce(has_leg, 0) = 0 and coalesce(has_movement, 0) = 0', 'unknown shape: neither the board side nor movement'],
-            ['flight_number is null', 'number missing'],
-            ['scheduled_utc_text is null and scheduled_local_text is null', 'scheduled time missing'],
-            ['scheduled_utc_text is null and scheduled_local_text is not null and '
-                ~ adb_offset_minutes('scheduled_local_text') ~ ' is null', 'scheduled local time without UTC offset'],
-        ] %}
-        {%- for name, field, nested, flat in times %}
-            {%- do checks.append([
-                name ~ '_text is not null and not ' ~ is_adb_time(name ~ '_text'),
-                field ~ '.' ~ nested ~ ' not a valid time',
-            ]) %}
-        {%- endfor %}
-        {{ base_checked_columns(checks) }}
-    from flights
-),
+{{ base_checked('flights', checks, adb_offset_minutes('scheduled_local_text') ~ ' as scheduled_offset_min') }},
 
 typed as (
     select
@@ -148,11 +142,9 @@ typed as (
 )
 
 select
-    {{ base_record_columns(['direction', 'board_index'], "concat('$.', board_array)") }},
-    airport_icao,
-    str_to_date(window_from_local, '%Y-%m-%dT%H:%i') as window_from_local,
-    str_to_date(window_to_local, '%Y-%m-%dT%H:%i') as window_to_local,
-    {{ base_landing_times() }},
+    {{ base_record_columns(['direction', 'board_index'], "concat('$.', board_array)",
+        "airport_icao, str_to_date(window_from_local, '%Y-%m-%dT%H:%i') as window_from_local,
+        str_to_date(window_to_local, '%Y-%m-%dT%H:%i') as window_to_local") }},
     case when has_leg = 1 then 'leg' else 'movement' end as flight_shape,
     {{ as_text('flight_number') }} as flight_number,
     -- UTC as served; when only the local time was served, local minus its offset
@@ -162,17 +154,10 @@ select
     revised_utc as revised_at_utc,
     revised_local as revised_at_local,
     runway_utc as runway_at_utc,
-    {{ as_text('status') }} as status,
-    {{ as_text('codeshare_status') }} as codeshare_status,
+    {{ base_columns('text', 'status as status, codeshare_status as codeshare_status') }},
     case lower(is_cargo) when 'true' then 1 when 'false' then 0 end as is_cargo,
-    {{ as_text('upper(remote_icao)') }} as remote_airport_icao,
-    {{ as_text('upper(remote_iata)') }} as remote_airport_iata,
-    {{ as_text('remote_name') }} as remote_airport_name,
-    {{ as_text('airline_name') }} as airline_name,
-    {{ as_text('airline_iata') }} as airline_iata,
-    {{ as_text('airline_icao') }} as airline_icao,
-    {{ as_text('call_sign') }} as call_sign,
-    {{ as_text('aircraft_model') }} as aircraft_model,
-    {{ as_text('aircraft_registration') }} as aircraft_registration,
-    {{ as_text('terminal') }} as terminal
+    {{ base_columns('text', 'upper(remote_icao) as remote_airport_icao, upper(remote_iata) as remote_airport_iata,
+        remote_name as remote_airport_name, airline_name as airline_name, airline_iata as airline_iata,
+        airline_icao as airline_icao, call_sign as call_sign, aircraft_model as aircraft_model,
+        aircraft_registration as aircraft_registration, terminal as terminal') }}
 from typed

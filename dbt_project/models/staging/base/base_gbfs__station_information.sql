@@ -15,6 +15,17 @@
 -- stations are (their status does not say), their name and capacity. Parsed once,
 -- incremental like base_gbfs__vehicles; rows kept var gbfs_retention_days after loading
 -- (positions are read for the new station_status snapshots only, which are recent).
+{%- set checks = [
+    ["station_id is null or station_id = ''", 'station id missing'],
+    ['char_length(station_id) > 200', 'station id longer than 200 characters'],
+    ['lat_text is null or lon_text is null', 'lat/lon missing'],
+    ['lat_text is not null and lat_value is null', 'lat not a number'],
+    ['lon_text is not null and lon_value is null', 'lon not a number'],
+    ['lat_value not between -90 and 90 or lon_value not between -180 and 180', 'lat/lon out of range'],
+    ['lat_value = 0 and lon_value = 0', 'lat/lon null island (0, 0)'],
+    ['capacity_text is not null and capacity_value is null', 'capacity not a number'],
+    ['capacity_value <> floor(capacity_value) or capacity_value not between 0 and 100000', 'capacity not a count'],
+] %}
 with
 
 stations as (
@@ -44,37 +55,17 @@ stations as (
 as_values as (
     select
         *,
-        {{ json_number('lat_text') }} as lat_value,
-        {{ json_number('lon_text') }} as lon_value,
-        {{ json_number('capacity_text') }} as capacity_value,
+        {{ base_values(numbers='lat_text as lat_value, lon_text as lon_value, capacity_text as capacity_value') }},
         {{ keep_materialised('values_row') }}
     from stations
 ),
 
-checked as (
-    select
-        *,
-        {{ base_checked_columns([
-            ["station_id is null or station_id = ''", 'station id missing'],
-            ['char_length(station_id) > 200', 'station id longer than 200 characters'],
-            ['lat_text is null or lon_text is null', 'lat/lon missing'],
-            ['lat_text is not null and lat_value is null', 'lat not a number'],
-            ['lon_text is not null and lon_value is null', 'lon not a number'],
-            ['lat_value not between -90 and 90 or lon_value not between -180 and 180', 'lat/lon out of range'],
-            ['lat_value = 0 and lon_value = 0', 'lat/lon null island (0, 0)'],
-            ['capacity_text is not null and capacity_value is null', 'capacity not a number'],
-            ['capacity_value <> floor(capacity_value) or capacity_value not between 0 and 100000', 'capacity not a count'],
-        ]) }}
-    from as_values
-)
+{{ base_checked('as_values', checks) }}
 
 select
-    {{ base_record_columns(['station_index'], "'$.data.stations'") }},
-    {{ as_text('system_id') }} as system_id,
-    {{ base_landing_times() }},
+    {{ base_record_columns(['station_index'], "'$.data.stations'", as_text('system_id') ~ ' as system_id') }},
     {{ staged(as_text('station_id')) }} as station_id,
     case when reject_reason is null and station_name not like '[%' then {{ as_text('left(station_name, 200)') }} end as station_name,
-    {{ staged('cast(lat_value as decimal(10, 7))') }} as latitude,
-    {{ staged('cast(lon_value as decimal(10, 7))') }} as longitude,
-    {{ staged('cast(capacity_value as signed)') }} as capacity
+    {{ base_columns('staged', 'cast(lat_value as decimal(10, 7)) as latitude, cast(lon_value as decimal(10, 7)) as longitude,
+        cast(capacity_value as signed) as capacity') }}
 from checked

@@ -8,6 +8,18 @@
 -- newest held (minus the lookback) and not held yet; rows kept var gbfs_retention_days.
 -- Vehicles available: num_bikes_available (v1.x/v2.x: vehicles of any type, despite its
 -- name), else num_vehicles_available (v3.x's name; v2.3 publishes both).
+{%- set checks = [
+    ['station_id is null or station_id = \'\'', 'station id missing'],
+    ['char_length(station_id) > 200', 'station id longer than 200 characters'],
+    ['bikes_text is null and vehicles_text is null', 'num_bikes_available missing'],
+    ['coalesce(bikes_text, vehicles_text) is not null and vehicles_value is null', 'num_bikes_available not a number'],
+    ['vehicles_value <> floor(vehicles_value) or vehicles_value not between 0 and 100000', 'num_bikes_available not a count'],
+    ['docks_text is not null and docks_value is null', 'num_docks_available not a number'],
+    ['docks_value <> floor(docks_value) or docks_value not between 0 and 100000', 'num_docks_available not a count'],
+    ['installed_text is not null and installed_flag is null', 'is_installed not a boolean'],
+    ['renting_text is not null and renting_flag is null', 'is_renting not a boolean'],
+    ['returning_text is not null and returning_flag is null', 'is_returning not a boolean'],
+] + gbfs_snapshot_checks() %}
 with
 
 stations as (
@@ -38,51 +50,24 @@ stations as (
 as_values as (
     select
         *,
-        {{ json_number('coalesce(bikes_text, vehicles_text)') }} as vehicles_value,
-        {{ json_number('docks_text') }} as docks_value,
-        {{ gbfs_flag('installed_text') }} as installed_flag,
-        {{ gbfs_flag('renting_text') }} as renting_flag,
-        {{ gbfs_flag('returning_text') }} as returning_flag,
-        {{ gbfs_instant_utc('last_updated_text') }} as snapshot_at,
-        {{ gbfs_instant_utc('last_reported_text') }} as last_reported_at,
+        {{ base_values(
+            numbers='coalesce(bikes_text, vehicles_text) as vehicles_value, docks_text as docks_value',
+            flags='installed_text as installed_flag, renting_text as renting_flag, returning_text as returning_flag',
+            instants='last_updated_text as snapshot_at, last_reported_text as last_reported_at',
+        ) }},
         {{ keep_materialised('values_row') }}
     from stations
 ),
 
-checked as (
-    select
-        *,
-        {%- set checks = [
-            ['station_id is null or station_id = \'\'', 'station id missing'],
-            ['char_length(station_id) > 200', 'station id longer than 200 characters'],
-            ['bikes_text is null and vehicles_text is null', 'num_bikes_available missing'],
-            ['coalesce(bikes_text, vehicles_text) is not null and vehicles_value is null', 'num_bikes_available not a number'],
-            ['vehicles_value <> floor(vehicles_value) or vehicles_value not between 0 and 100000', 'num_bikes_available not a count'],
-            ['docks_text is not null and docks_value is null', 'num_docks_available not a number'],
-            ['docks_value <> floor(docks_value) or docks_value not between 0 and 100000', 'num_docks_available not a count'],
-            ['installed_text is not null and installed_flag is null', 'is_installed not a boolean'],
-            ['renting_text is not null and renting_flag is null', 'is_renting not a boolean'],
-            ['returning_text is not null and returning_flag is null', 'is_returning not a boolean'],
-            ['last_reported_text is not null and last_reported_at is null', 'last_reported not a time'],
-            ['snapshot_at is null', 'snapshot last_updated missing or not a time'],
-            ['fetched_at_utc > timestampadd(second, coalesce(ttl_s, 0) + ' ~ var('gbfs_stale_grace_seconds') ~ ', snapshot_at)', 'stale snapshot (older than its ttl when fetched)'],
-        ] %}
-        {{ base_checked_columns(checks) }}
-    from as_values
-)
+{{ base_checked('as_values', checks) }}
 
 select
-    {{ base_record_columns(['station_index'], "'$.data.stations'") }},
-    {{ as_text('system_id') }} as system_id,
-    {{ as_text('left(gbfs_version, 20)') }} as gbfs_version,
-    {{ base_landing_times() }},
+    {{ base_record_columns(['station_index'], "'$.data.stations'",
+        base_columns('text', 'system_id as system_id, left(gbfs_version, 20) as gbfs_version')) }},
     ttl_s,
     snapshot_at as snapshot_at_utc,
     {{ staged(as_text('station_id')) }} as station_id,
-    {{ staged('cast(vehicles_value as signed)') }} as vehicles_available,
-    {{ staged('cast(docks_value as signed)') }} as docks_available,
-    {{ staged('installed_flag') }} as is_installed,
-    {{ staged('renting_flag') }} as is_renting,
-    {{ staged('returning_flag') }} as is_returning,
-    {{ staged('last_reported_at') }} as last_reported_utc
+    {{ base_columns('staged', 'cast(vehicles_value as signed) as vehicles_available,
+        cast(docks_value as signed) as docks_available, installed_flag as is_installed, renting_flag as is_renting,
+        returning_flag as is_returning, last_reported_at as last_reported_utc') }}
 from checked

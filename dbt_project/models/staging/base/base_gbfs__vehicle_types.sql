@@ -3,6 +3,12 @@
 -- staged or not, with reject_reason (NULL when it can be staged). Incremental like
 -- base_gbfs__vehicles (each document parsed once) and kept for ever: the documents are
 -- small, and the latest description of a type must outlive the raw retention.
+{%- set checks = [
+    ["vehicle_type_id is null or vehicle_type_id = ''", 'vehicle_type_id missing'],
+    ['char_length(vehicle_type_id) > 200', 'vehicle_type_id longer than 200 characters'],
+    ['max_range_text is not null and max_range_value is null', 'max_range_meters not a number'],
+    ['max_range_value not between 0 and 10000000', 'max_range_meters out of range'],
+] %}
 with
 
 types as (
@@ -32,25 +38,11 @@ types as (
     where {{ gbfs_new_documents(['vehicle_types']) }}
 ),
 
-checked as (
-    select
-        *,
-        {{ base_checked_columns([
-            ["vehicle_type_id is null or vehicle_type_id = ''", 'vehicle_type_id missing'],
-            ['char_length(vehicle_type_id) > 200', 'vehicle_type_id longer than 200 characters'],
-            ['max_range_text is not null and max_range_value is null', 'max_range_meters not a number'],
-            ['max_range_value not between 0 and 10000000', 'max_range_meters out of range'],
-        ]) }}
-    from types
-)
+{{ base_checked('types', checks) }}
 
 select
-    {{ base_record_columns(['type_index'], "'$.data.vehicle_types'") }},
-    {{ as_text('system_id') }} as system_id,
-    {{ base_landing_times() }},
-    {{ staged(as_text('vehicle_type_id')) }} as vehicle_type_id,
-    {{ staged(as_text('left(form_factor, 50)')) }} as form_factor,
-    {{ staged(as_text('left(propulsion_type, 50)')) }} as propulsion_type,
-    {{ staged(as_text('left(vehicle_type_name, 200)')) }} as vehicle_type_name,
+    {{ base_record_columns(['type_index'], "'$.data.vehicle_types'", as_text('system_id') ~ ' as system_id') }},
+    {{ base_columns('staged text', 'vehicle_type_id as vehicle_type_id, left(form_factor, 50) as form_factor,
+        left(propulsion_type, 50) as propulsion_type, left(vehicle_type_name, 200) as vehicle_type_name') }},
     {{ staged('cast(max_range_value as decimal(12, 2))') }} as max_range_m
 from checked

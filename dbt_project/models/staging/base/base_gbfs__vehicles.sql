@@ -28,10 +28,7 @@
     ['fuel_value not between 0 and 1', 'current_fuel_percent out of range'],
     ['range_text is not null and range_value is null', 'current_range_meters not a number'],
     ['range_value not between 0 and 10000000', 'current_range_meters out of range'],
-    ['last_reported_text is not null and last_reported_at is null', 'last_reported not a time'],
-    ['snapshot_at is null', 'snapshot last_updated missing or not a time'],
-    ['fetched_at_utc > timestampadd(second, coalesce(ttl_s, 0) + ' ~ var('gbfs_stale_grace_seconds') ~ ', snapshot_at)', 'stale snapshot (older than its ttl when fetched)'],
-] %}
+] + gbfs_snapshot_checks() %}
 with
 
 vehicles as (
@@ -68,14 +65,12 @@ vehicles as (
             -- once per row) anyway, so the values need no materialised step of their own (the
             -- checks above read this select merged, and convert a value again where they use
             -- it: cheaper than one more temporary table of every vehicle)
-            {{ json_number('trim(v.lat_text)') }} as lat_value,
-            {{ json_number('trim(v.lon_text)') }} as lon_value,
-            {{ json_number('v.fuel_text') }} as fuel_value,
-            {{ json_number('v.range_text') }} as range_value,
-            {{ gbfs_flag('v.reserved_text') }} as reserved_flag,
-            {{ gbfs_flag('v.disabled_text') }} as disabled_flag,
-            {{ gbfs_instant_utc('doc.last_updated_text') }} as snapshot_at,
-            {{ gbfs_instant_utc('v.last_reported_text') }} as last_reported_at
+            {{ base_values(
+                numbers='trim(v.lat_text) as lat_value, trim(v.lon_text) as lon_value, v.fuel_text as fuel_value,
+                    v.range_text as range_value',
+                flags='v.reserved_text as reserved_flag, v.disabled_text as disabled_flag',
+                instants='doc.last_updated_text as snapshot_at, v.last_reported_text as last_reported_at',
+            ) }}
         -- JSON_TABLE over the landing table's own column: MySQL refuses it over a column of
         -- a CTE or derived table (error 1210), MariaDB accepts both
         from {{ source('gans_raw', 'gbfs_feeds') }} as feeds
@@ -98,21 +93,13 @@ vehicles as (
 
 select
     -- ordinal within the snapshot's list (bikes or vehicles: a snapshot has one)
-    {{ base_record_columns(['vehicle_index'], "concat('$.data.', list_name)") }},
-    {{ as_text('system_id') }} as system_id,
-    {{ as_text('feed') }} as feed,
-    {{ as_text('gbfs_version') }} as gbfs_version,
-    {{ base_landing_times() }},
+    {{ base_record_columns(['vehicle_index'], "concat('$.data.', list_name)",
+        base_columns('text', 'system_id as system_id, feed as feed, gbfs_version as gbfs_version')) }},
     ttl_s,
     snapshot_at as snapshot_at_utc,
-    {{ staged(as_text('vehicle_id')) }} as vehicle_id,
-    {{ staged(as_text('vehicle_type_id')) }} as vehicle_type_id,
-    {{ staged(as_text('left(vehicle_type_v1, 50)')) }} as vehicle_type_v1,
-    {{ staged('cast(lat_value as decimal(10, 7))') }} as latitude,
-    {{ staged('cast(lon_value as decimal(10, 7))') }} as longitude,
-    {{ staged('reserved_flag') }} as is_reserved,
-    {{ staged('disabled_flag') }} as is_disabled,
-    {{ staged('cast(fuel_value as decimal(5, 4))') }} as fuel_fraction,
-    {{ staged('cast(range_value as decimal(12, 2))') }} as current_range_m,
-    {{ staged('last_reported_at') }} as last_reported_utc
+    {{ base_columns('staged text', 'vehicle_id as vehicle_id, vehicle_type_id as vehicle_type_id,
+        left(vehicle_type_v1, 50) as vehicle_type_v1') }},
+    {{ base_columns('staged', 'cast(lat_value as decimal(10, 7)) as latitude, cast(lon_value as decimal(10, 7)) as longitude,
+        reserved_flag as is_reserved, disabled_flag as is_disabled, cast(fuel_value as decimal(5, 4)) as fuel_fraction,
+        cast(range_value as decimal(12, 2)) as current_range_m, last_reported_at as last_reported_utc') }}
 from vehicles

@@ -15,6 +15,28 @@
                      'wind_speed_10m', 'wind_gusts_10m', 'wind_direction_10m', 'visibility'] %}
 {%- set unit_variables = ['temperature_2m', 'apparent_temperature', 'precipitation', 'snowfall',
                           'wind_speed_10m', 'wind_gusts_10m', 'visibility'] %}
+{%- set checks = [
+    ['hour_text is null or not is_hour_time', '$.hourly.time not an ISO hour'],
+    ['utc_offset_value is null', '$.utc_offset_seconds missing or not a number'],
+    ['utc_offset_value not between -86400 and 86400', '$.utc_offset_seconds out of range'],
+    ['temperature_2m_text is null', 'temperature_2m null: no forecast for this model and hour'],
+] %}
+{%- do checks.extend(base_number_checks(variables)) %}
+{%- do checks.extend([
+    ['temperature_c_value not between -273.15 and 9999', 'temperature_2m out of range'],
+    ['apparent_temperature_c_value not between -273.15 and 9999', 'apparent_temperature out of range'],
+    ['precipitation_mm_value not between 0 and 99999', 'precipitation out of range'],
+    ['rain_mm_value not between 0 and 99999', 'rain out of range'],
+    ['showers_mm_value not between 0 and 99999', 'showers out of range'],
+    ['snowfall_cm_value not between 0 and 99999', 'snowfall out of range'],
+    ['precipitation_probability_value not between 0 and 100', 'precipitation_probability out of range'],
+    ['weather_code_value not between 0 and 99', 'weather_code out of range'],
+    ['cloud_cover_value not between 0 and 100', 'cloud_cover out of range'],
+    ['wind_speed_m_s_value not between 0 and 9999', 'wind_speed_10m out of range'],
+    ['wind_gust_m_s_value not between 0 and 9999', 'wind_gusts_10m out of range'],
+    ['wind_direction_10m_value not between 0 and 360', 'wind_direction_10m out of range'],
+    ['visibility_m_value not between 0 and 10000000', 'visibility out of range'],
+]) %}
 with
 
 landing as (
@@ -136,59 +158,25 @@ converted as (
     from as_numbers
 ),
 
-checked as (
-    select
-        *,
-        {%- set checks = [
-            ['hour_text is null or not is_hour_time', '$.hourly.time not an ISO hour'],
-            ['utc_offset_value is null', '$.utc_offset_seconds missing or not a number'],
-            ['utc_offset_value not between -86400 and 86400', '$.utc_offset_seconds out of range'],
-            ['temperature_2m_text is null', 'temperature_2m null: no forecast for this model and hour'],
-        ] %}
-        {%- for name in variables %}
-            {%- do checks.append([name ~ '_text is not null and ' ~ name ~ '_value is null', name ~ ' not a number']) %}
-        {%- endfor %}
-        {%- do checks.extend([
-            ['temperature_c_value not between -273.15 and 9999', 'temperature_2m out of range'],
-            ['apparent_temperature_c_value not between -273.15 and 9999', 'apparent_temperature out of range'],
-            ['precipitation_mm_value not between 0 and 99999', 'precipitation out of range'],
-            ['rain_mm_value not between 0 and 99999', 'rain out of range'],
-            ['showers_mm_value not between 0 and 99999', 'showers out of range'],
-            ['snowfall_cm_value not between 0 and 99999', 'snowfall out of range'],
-            ['precipitation_probability_value not between 0 and 100', 'precipitation_probability out of range'],
-            ['weather_code_value not between 0 and 99', 'weather_code out of range'],
-            ['cloud_cover_value not between 0 and 100', 'cloud_cover out of range'],
-            ['wind_speed_m_s_value not between 0 and 9999', 'wind_speed_10m out of range'],
-            ['wind_gust_m_s_value not between 0 and 9999', 'wind_gusts_10m out of range'],
-            ['wind_direction_10m_value not between 0 and 360', 'wind_direction_10m out of range'],
-            ['visibility_m_value not between 0 and 10000000', 'visibility out of range'],
-        ]) %}
-        {{ base_checked_columns(checks) }}
-    from converted
-)
+{{ base_checked('converted', checks) }}
 
 select
-    {{ base_record_columns(['model_index', 'hour_index'], "concat('$.hourly.temperature_2m', suffix)") }},
-    {{ as_text('cast(model as char(64))') }} as model,  -- noqa: RF04
-    {{ city_id('city_name') }} as city_id,
-    city_name,
-    {{ base_landing_times() }},
+    {{ base_record_columns(['model_index', 'hour_index'], "concat('$.hourly.temperature_2m', suffix)",
+        as_text('cast(model as char(64))') ~ ' as model, ' ~ base_city_keys()) }},
     -- every conversion below is guarded by reject_reason (macro staged): a rejected
     -- record's values are NULL, never an out-of-range cast
     {{ staged("timestampadd(second, -cast(utc_offset_value as signed), "
         ~ "str_to_date(concat(left(hour_text, 10), ' ', substr(hour_text, 12, 5)), '%Y-%m-%d %H:%i'))") }}
         as forecast_hour_utc,
-    {{ staged('cast(round(temperature_c_value, 2) as decimal(6, 2))') }} as temperature_c,
-    {{ staged('cast(round(apparent_temperature_c_value, 2) as decimal(6, 2))') }} as apparent_temperature_c,
-    {{ staged('cast(round(precipitation_mm_value, 2) as decimal(7, 2))') }} as precipitation_mm,
-    {{ staged('cast(round(rain_mm_value, 2) as decimal(7, 2))') }} as rain_mm,
-    {{ staged('cast(round(showers_mm_value, 2) as decimal(7, 2))') }} as showers_mm,
-    {{ staged('cast(round(snowfall_cm_value, 2) as decimal(7, 2))') }} as snowfall_cm,
-    {{ staged('cast(round(precipitation_probability_value) as signed)') }} as precipitation_probability_pct,
-    {{ staged('cast(weather_code_value as signed)') }} as weather_code,
-    {{ staged('cast(round(cloud_cover_value) as signed)') }} as cloud_cover_pct,
-    {{ staged('cast(round(wind_speed_m_s_value, 2) as decimal(6, 2))') }} as wind_speed_m_s,
-    {{ staged('cast(round(wind_gust_m_s_value, 2) as decimal(6, 2))') }} as wind_gust_m_s,
-    {{ staged('cast(round(wind_direction_10m_value) as signed)') }} as wind_direction_deg,
-    {{ staged('cast(round(visibility_m_value) as signed)') }} as visibility_m
+    {{ base_columns('staged', 'cast(round(temperature_c_value, 2) as decimal(6, 2)) as temperature_c,
+        cast(round(apparent_temperature_c_value, 2) as decimal(6, 2)) as apparent_temperature_c,
+        cast(round(precipitation_mm_value, 2) as decimal(7, 2)) as precipitation_mm,
+        cast(round(rain_mm_value, 2) as decimal(7, 2)) as rain_mm, cast(round(showers_mm_value, 2) as decimal(7, 2)) as showers_mm,
+        cast(round(snowfall_cm_value, 2) as decimal(7, 2)) as snowfall_cm,
+        cast(round(precipitation_probability_value) as signed) as precipitation_probability_pct,
+        cast(weather_code_value as signed) as weather_code, cast(round(cloud_cover_value) as signed) as cloud_cover_pct,
+        cast(round(wind_speed_m_s_value, 2) as decimal(6, 2)) as wind_speed_m_s,
+        cast(round(wind_gust_m_s_value, 2) as decimal(6, 2)) as wind_gust_m_s,
+        cast(round(wind_direction_10m_value) as signed) as wind_direction_deg,
+        cast(round(visibility_m_value) as signed) as visibility_m') }}
 from checked

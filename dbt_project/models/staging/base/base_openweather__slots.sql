@@ -25,6 +25,31 @@
     ['visibility', '$.visibility'],
     ['weather_condition_id', '$.weather[0].id'],
 ] %}
+{%- set checks = [
+    ['dt_text is null', 'dt missing'],
+    ['temp_text is null', 'main.temp missing'],
+] %}
+{%- do checks.extend(base_number_checks(numbers | map('first') | list, numbers | map('last') | list)) %}
+{%- do checks.extend([
+    ['city_utc_offset_text is not null and city_utc_offset_value is null', '$.city.timezone not a number'],
+    ['city_utc_offset_value not between -86400 and 86400', '$.city.timezone out of range'],
+    ['dt_value not between 0 and 253402300799 or dt_value <> floor(dt_value)', '$.dt not a unix time'],
+    ['temp_c not between -273.15 and 9999', '$.main.temp out of range'],
+    ['feels_like_c not between -273.15 and 9999', '$.main.feels_like out of range'],
+    ['temp_min_c not between -273.15 and 9999', '$.main.temp_min out of range'],
+    ['temp_max_c not between -273.15 and 9999', '$.main.temp_max out of range'],
+    ['pressure_value not between 0 and 10000', '$.main.pressure out of range'],
+    ['humidity_value not between 0 and 100', '$.main.humidity out of range'],
+    ['wind_speed_ms not between 0 and 9999', '$.wind.speed out of range'],
+    ['wind_gust_ms not between 0 and 9999', '$.wind.gust out of range'],
+    ['wind_deg_value not between 0 and 360', '$.wind.deg out of range'],
+    ['pop_value not between 0 and 1', '$.pop out of range'],
+    ['rain_3h_value not between 0 and 99999', '$.rain.3h out of range'],
+    ['snow_3h_value not between 0 and 99999', '$.snow.3h out of range'],
+    ['clouds_all_value not between 0 and 100', '$.clouds.all out of range'],
+    ['visibility_value not between 0 and 1000000', '$.visibility out of range'],
+    ['weather_condition_id_value not between 0 and 99999', '$.weather[0].id out of range'],
+]) %}
 with
 
 landing as (
@@ -97,67 +122,25 @@ converted as (
     from as_numbers
 ),
 
-checked as (
-    select
-        *,
-        {%- set checks = [
-            ['dt_text is null', 'dt missing'],
-            ['temp_text is null', 'main.temp missing'],
-        ] %}
-        {%- for name, path in numbers %}
-            {%- do checks.append([name ~ '_text is not null and ' ~ name ~ '_value is null', path ~ ' not a number']) %}
-        {%- endfor %}
-        {%- do checks.extend([
-            ['city_utc_offset_text is not null and city_utc_offset_value is null', '$.city.timezone not a number'],
-            ['city_utc_offset_value not between -86400 and 86400', '$.city.timezone out of range'],
-            ['dt_value not between 0 and 253402300799 or dt_value <> floor(dt_value)', '$.dt not a unix time'],
-            ['temp_c not between -273.15 and 9999', '$.main.temp out of range'],
-            ['feels_like_c not between -273.15 and 9999', '$.main.feels_like out of range'],
-            ['temp_min_c not between -273.15 and 9999', '$.main.temp_min out of range'],
-            ['temp_max_c not between -273.15 and 9999', '$.main.temp_max out of range'],
-            ['pressure_value not between 0 and 10000', '$.main.pressure out of range'],
-            ['humidity_value not between 0 and 100', '$.main.humidity out of range'],
-            ['wind_speed_ms not between 0 and 9999', '$.wind.speed out of range'],
-            ['wind_gust_ms not between 0 and 9999', '$.wind.gust out of range'],
-            ['wind_deg_value not between 0 and 360', '$.wind.deg out of range'],
-            ['pop_value not between 0 and 1', '$.pop out of range'],
-            ['rain_3h_value not between 0 and 99999', '$.rain.3h out of range'],
-            ['snow_3h_value not between 0 and 99999', '$.snow.3h out of range'],
-            ['clouds_all_value not between 0 and 100', '$.clouds.all out of range'],
-            ['visibility_value not between 0 and 1000000', '$.visibility out of range'],
-            ['weather_condition_id_value not between 0 and 99999', '$.weather[0].id out of range'],
-        ]) %}
-        {{ base_checked_columns(checks) }}
-    from converted
-)
+{{ base_checked('converted', checks) }}
 
 select
-    {{ base_record_columns(['slot_index'], "'$.list'") }},
-    {{ city_id('city_name') }} as city_id,
-    city_name,
-    {{ as_text('units_requested') }} as units_requested,
-    {{ as_text('units_applied') }} as units_applied,
-    {{ base_landing_times() }},
+    {{ base_record_columns(['slot_index'], "'$.list'",
+        base_city_keys() ~ ', ' ~ base_columns('text', 'units_requested as units_requested, units_applied as units_applied')) }},
     -- every conversion below is guarded by reject_reason (macro staged): a rejected slot's
     -- values are NULL, never an out-of-range cast
     {{ staged('cast(city_utc_offset_value as signed)') }} as city_utc_offset_s,
     {{ staged(from_unix_utc('cast(dt_value as signed)')) }} as forecast_at_utc,
-    {{ staged('cast(round(temp_c, 2) as decimal(6, 2))') }} as temperature_c,
-    {{ staged('cast(round(feels_like_c, 2) as decimal(6, 2))') }} as feels_like_c,
-    {{ staged('cast(round(temp_min_c, 2) as decimal(6, 2))') }} as temperature_min_c,
-    {{ staged('cast(round(temp_max_c, 2) as decimal(6, 2))') }} as temperature_max_c,
-    {{ staged('cast(round(pressure_value) as signed)') }} as pressure_hpa,
-    {{ staged('cast(round(humidity_value) as signed)') }} as humidity_pct,
-    {{ staged('cast(round(wind_speed_ms, 2) as decimal(6, 2))') }} as wind_speed_m_s,
-    {{ staged('cast(round(wind_gust_ms, 2) as decimal(6, 2))') }} as wind_gust_m_s,
-    {{ staged('cast(round(wind_deg_value) as signed)') }} as wind_direction_deg,
-    {{ staged('cast(pop_value as decimal(4, 3))') }} as precipitation_probability,
-    {{ staged('cast(coalesce(rain_3h_value, 0) as decimal(7, 2))') }} as rain_3h_mm,
-    {{ staged('cast(coalesce(snow_3h_value, 0) as decimal(7, 2))') }} as snow_3h_mm,
-    {{ staged('cast(round(clouds_all_value) as signed)') }} as cloudiness_pct,
-    {{ staged('cast(round(visibility_value) as signed)') }} as visibility_m,
-    {{ staged('cast(weather_condition_id_value as signed)') }} as weather_condition_id,
-    {{ as_text('weather_main') }} as weather_condition,
-    {{ as_text('weather_condition_description') }} as weather_condition_description,
-    {{ as_text('pod') }} as part_of_day
+    {{ base_columns('staged', 'cast(round(temp_c, 2) as decimal(6, 2)) as temperature_c,
+        cast(round(feels_like_c, 2) as decimal(6, 2)) as feels_like_c,
+        cast(round(temp_min_c, 2) as decimal(6, 2)) as temperature_min_c,
+        cast(round(temp_max_c, 2) as decimal(6, 2)) as temperature_max_c, cast(round(pressure_value) as signed) as pressure_hpa,
+        cast(round(humidity_value) as signed) as humidity_pct, cast(round(wind_speed_ms, 2) as decimal(6, 2)) as wind_speed_m_s,
+        cast(round(wind_gust_ms, 2) as decimal(6, 2)) as wind_gust_m_s, cast(round(wind_deg_value) as signed) as wind_direction_deg,
+        cast(pop_value as decimal(4, 3)) as precipitation_probability,
+        cast(coalesce(rain_3h_value, 0) as decimal(7, 2)) as rain_3h_mm, cast(coalesce(snow_3h_value, 0) as decimal(7, 2)) as snow_3h_mm,
+        cast(round(clouds_all_value) as signed) as cloudiness_pct, cast(round(visibility_value) as signed) as visibility_m,
+        cast(weather_condition_id_value as signed) as weather_condition_id') }},
+    {{ base_columns('text', 'weather_main as weather_condition,
+        weather_condition_description as weather_condition_description, pod as part_of_day') }}
 from checked

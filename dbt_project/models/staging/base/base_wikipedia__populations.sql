@@ -3,6 +3,14 @@
 -- (NULL when it can): no value, a value that is no whole number of inhabitants, an
 -- as-of date that is no calendar date. stg_wikipedia__populations keeps the figures
 -- without a reason, landing_rejects the others.
+{%- set checks = [
+    ['population_text is null', 'value missing'],
+    ['population_text is not null and population_value is null', '$.value not a number'],
+    ['population_value not between 0 and 100000000000 or population_value <> floor(population_value)',
+        '$.value not a count of inhabitants'],
+    ['as_of_date is not null and not ' ~ is_iso_date('as_of_date'), '$.as_of_date not a date'],
+    ['revision_id_value is null or revision_id_value not between 0 and 1e18', 'revision_id not a number'],
+] %}
 with
 
 landing as (
@@ -30,30 +38,14 @@ figures as (
         ) as figure
 ),
 
-checked as (
-    select
-        *,
-        {{ base_checked_columns([
-            ['population_text is null', 'value missing'],
-            ['population_text is not null and population_value is null', '$.value not a number'],
-            ['population_value not between 0 and 100000000000 or population_value <> floor(population_value)',
-                '$.value not a count of inhabitants'],
-            ['as_of_date is not null and not ' ~ is_iso_date('as_of_date'), '$.as_of_date not a date'],
-            ['revision_id_value is null or revision_id_value not between 0 and 1e18', 'revision_id not a number'],
-        ]) }}
-    from figures
-)
+{{ base_checked('figures', checks) }}
 
 select
-    {{ base_record_columns(['figure_index'], "'$.populations'") }},
-    {{ city_id('city_name') }} as city_id,
-    city_name,
-    {{ base_landing_times() }},
+    {{ base_record_columns(['figure_index'], "'$.populations'", base_city_keys()) }},
     {{ staged('cast(revision_id_value as unsigned)') }} as revision_id,
     {{ as_text('lower(kind)') }} as population_kind,
-    {{ staged('cast(population_value as unsigned)') }} as population,
-    {{ staged('cast(as_of_date as date)') }} as population_as_of,
-    {{ as_text('lower(as_of_precision)') }} as population_as_of_precision,
-    {{ as_text('lower(figure_type)') }} as figure_type,
-    {{ as_text('label') }} as infobox_label
+    {{ base_columns('staged', 'cast(population_value as unsigned) as population,
+        cast(as_of_date as date) as population_as_of') }},
+    {{ base_columns('text', 'lower(as_of_precision) as population_as_of_precision, lower(figure_type) as figure_type,
+        label as infobox_label') }}
 from checked

@@ -1,4 +1,3 @@
-{{ config(materialized='table', tags=['demand']) }}
 -- How good the baseline is, per tracked city and past local day of the history
 -- (int_demand__city_hours): each observed hour of the day is predicted the way
 -- demand_baseline predicts, from the weeks before that day only (the city's mean trips

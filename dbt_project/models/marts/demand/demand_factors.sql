@@ -1,4 +1,3 @@
-{{ config(materialized='table', tags=['demand']) }}
 -- Multiplicative factors of competitors' trip starts per city, estimated from the history
 -- of int_demand__city_hours (the last var('demand_history_weeks') weeks):
 --   base hours  = dry, mild (between demand_cold_c and demand_hot_c), without busy arrivals;

@@ -1,4 +1,3 @@
-{{ config(materialized='table', tags=['demand']) }}
 -- The hours the demand baseline reads, per city: the observed hours of the last
 -- var('demand_history_weeks') weeks before the as-of hour (macro demand_as_of) and the
 -- forecast hours of the var('demand_horizon_hours') after it, from city_hourly_conditions,

@@ -1,4 +1,3 @@
-{{ config(materialized='table', tags=['demand']) }}
 -- Expected competitor trip starts per tracked city x grid cell (var gbfs_cell_size_m) x
 -- hour of the var('demand_horizon_hours') hours after the as-of hour (macro demand_as_of),
 -- with the city's local date and hour. For an hour of local hour-of-week h:

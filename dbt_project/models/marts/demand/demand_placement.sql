@@ -1,4 +1,3 @@
-{{ config(materialized='table', tags=['demand']) }}
 -- Where to put scooters tomorrow: per tracked city and period of the first local day
 -- after the as-of hour (morning: local hours 6-9, evening: 16-19), every cell of
 -- demand_baseline ranked by expected_gap = the competitors' trips expected to start in
