@@ -62,6 +62,35 @@
 {%- endmacro %}
 
 {#
+  The columns of a pair-marker row of a GBFS change model (one row per snapshot pair, so a
+  pair without changes still shows it was observed): change_kind 'pair', then NULL for
+  each of `columns`, in that order (the union's), as text in the project collation for the
+  text columns (vehicle_id, form_factor, matched_vehicle_id), a plain NULL for the others.
+#}
+{% macro gbfs_pair_marker(columns) -%}
+    {{ as_text("'pair'") }} as change_kind
+    {%- for column in columns %},
+    {{ as_text('null') if column in ['vehicle_id', 'form_factor', 'matched_vehicle_id'] else 'null' }} as {{ column }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#
+  The tail of the grouped GBFS cell marts' select (after gbfs_cell_group_columns and the
+  first table, `cells`): the join to the per-group totals `per` on system and
+  `time_column`, the join to the one-row-per-system CTE `systems`, and the grouping by
+  system, `time_column`, cell row and column.
+#}
+{% macro gbfs_cell_group_tail(cells, per, time_column) -%}
+    inner join {{ per }}
+        on
+            {{ cells }}.system_id = {{ per }}.system_id
+            and {{ cells }}.{{ time_column }} = {{ per }}.{{ time_column }}
+    inner join systems
+        on {{ cells }}.system_id = systems.system_id
+    group by {{ cells }}.system_id, {{ cells }}.{{ time_column }}, {{ cells }}.cell_row, {{ cells }}.cell_col
+{%- endmacro %}
+
+{#
   The leading columns of a GBFS change model's pair-marker row (one per snapshot pair,
   so a pair without changes still shows it was observed) and of their change rows: the
   pair's keys and instants from `pairs`, system_id in the project collation, the city

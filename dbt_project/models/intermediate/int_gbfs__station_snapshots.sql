@@ -29,32 +29,20 @@ new_landings as (
         {{ gbfs_new_landing_rows('base.landing_id') }}  -- noqa: LT02
 ),
 
-stations as (
+per_snapshot as (
     select
         base.landing_id,
-        base.system_id,
-        base.fetched_at_utc,
-        base.loaded_at,
-        base.ttl_s,
-        base.snapshot_at_utc,
-        base.reject_reason
+        max(base.system_id) as system_id,
+        max(base.fetched_at_utc) as fetched_at_utc,
+        max(base.loaded_at) as loaded_at,
+        max(base.ttl_s) as ttl_s,
+        max(base.snapshot_at_utc) as snapshot_at_utc,
+        count(*) as stations_published,
+        sum(case when base.reject_reason is null then 1 else 0 end) as stations_staged
     from new_landings
     inner join {{ ref('base_gbfs__station_status') }} as base
         on new_landings.landing_id = base.landing_id
-),
-
-per_snapshot as (
-    select
-        landing_id,
-        max(system_id) as system_id,
-        max(fetched_at_utc) as fetched_at_utc,
-        max(loaded_at) as loaded_at,
-        max(ttl_s) as ttl_s,
-        max(snapshot_at_utc) as snapshot_at_utc,
-        count(*) as stations_published,
-        sum(case when reject_reason is null then 1 else 0 end) as stations_staged
-    from stations
-    group by landing_id
+    group by base.landing_id
 )
 
 select

@@ -182,16 +182,8 @@ from flagged as placed
 union all
 select
     {{ gbfs_pair_columns('pairs') }},
-    {{ as_text("'pair'") }} as change_kind,
-    {{ as_text('null') }} as vehicle_id,
-    null as latitude,
-    null as longitude,
-    null as cell_row,
-    null as cell_col,
-    null as fuel_fraction,
-    null as is_disabled,
-    {{ as_text('null') }} as form_factor,
-    {{ as_text('null') }} as matched_vehicle_id,
+    {{ gbfs_pair_marker(['vehicle_id', 'latitude', 'longitude', 'cell_row', 'cell_col', 'fuel_fraction', 'is_disabled',
+        'form_factor', 'matched_vehicle_id']) }},
     0 as is_reappearance,
     cast(pairs.vehicles_before as signed) as vehicles_before,
     pairs.loaded_at

@@ -129,12 +129,6 @@ inner join pairs on changes.landing_id = pairs.landing_id
 union all
 select
     pairs.landing_id,
-    {{ as_text("'pair'") }} as change_kind,
-    {{ as_text('null') }} as vehicle_id,
-    {{ as_text('null') }} as form_factor,
-    null as latitude,
-    null as longitude,
-    null as fuel_fraction,
-    null as is_disabled,
+    {{ gbfs_pair_marker(['vehicle_id', 'form_factor', 'latitude', 'longitude', 'fuel_fraction', 'is_disabled']) }},
     pairs.loaded_at
 from pairs

@@ -1,11 +1,7 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key=['system_id', 'hour_utc'],
         post_hook=[
-            "{{ ensure_index('ix_gbfs_trip_events_key', 'system_id, hour_utc') }}",
-            "{{ ensure_index('ix_gbfs_trip_events_loaded', 'loaded_at') }}",
             "{{ ensure_index('ix_gbfs_trip_events_city', 'city_name, hour_utc') }}",
         ],
     )

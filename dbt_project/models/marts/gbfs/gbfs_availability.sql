@@ -1,11 +1,7 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key=['system_id', 'bucket_start_utc', 'cell_row', 'cell_col'],
         post_hook=[
-            "{{ ensure_index('ix_gbfs_availability_key', 'system_id, bucket_start_utc, cell_row, cell_col') }}",
-            "{{ ensure_index('ix_gbfs_availability_loaded', 'loaded_at') }}",
             "{{ ensure_index('ix_gbfs_availability_city_time', 'city_id, bucket_start_utc') }}",
         ],
     )
@@ -89,10 +85,4 @@ inner join {{ ref('int_gbfs__cell_snapshots') }} as cells
 {%- else %}
 from {{ ref('int_gbfs__cell_snapshots') }} as cells
 {%- endif %}
-inner join per_bucket
-    on
-        cells.system_id = per_bucket.system_id
-        and cells.bucket_start_utc = per_bucket.bucket_start_utc
-inner join systems
-    on cells.system_id = systems.system_id
-group by cells.system_id, cells.bucket_start_utc, cells.cell_row, cells.cell_col
+{{ gbfs_cell_group_tail('cells', 'per_bucket', 'bucket_start_utc') }}
