@@ -79,10 +79,7 @@ select
     hourly.scheduled_arrivals,
     expected.arrivals
 from {{ ref('city_hourly_conditions') }} as hourly
-left join expected
-    on
-        hourly.city_id = expected.city_id
-        and hourly.hour_utc = expected.hour_utc
+left join expected using (city_id, hour_utc)
 where
     hourly.scheduled_arrivals <> coalesce(expected.arrivals, 0)
     and hourly.hour_utc >= {{ first_hour_utc }}

@@ -294,23 +294,19 @@ left join hourly
     on
         all_hours.city_id = hourly.city_id
         and all_hours.hour_utc = hourly.forecast_hour_utc
-left join hours
-    on
-        all_hours.city_id = hours.city_id
-        and all_hours.hour_utc = hours.hour_utc
-left join {{ ref('weather_forecasts') }} as forecasts
-    on
-        hours.city_id = forecasts.city_id
-        and hours.forecast_at_utc = forecasts.forecast_at_utc
 left join zones
     on all_hours.city_id = zones.city_id
 left join names
     on all_hours.city_id = names.city_id
 -- noqa: disable=LT02
 -- (to the end: a loop, whose rendered lines sqlfluff indents wrongly)
-{%- for hourly_facts in ['arrivals', 'covered', 'supply', 'trips'] %}
+{%- for hourly_facts in ['hours', 'arrivals', 'covered', 'supply', 'trips'] %}
 left join {{ hourly_facts }}
     on
         all_hours.city_id = {{ hourly_facts }}.city_id
         and all_hours.hour_utc = {{ hourly_facts }}.hour_utc
 {%- endfor %}
+left join {{ ref('weather_forecasts') }} as forecasts
+    on
+        hours.city_id = forecasts.city_id
+        and hours.forecast_at_utc = forecasts.forecast_at_utc

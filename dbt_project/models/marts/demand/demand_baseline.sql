@@ -110,10 +110,7 @@ cell_profile as (
         base_hours.hour_of_week,
         sum(cell_trips.trips_started) as trips_started
     from base_hours
-    inner join cell_trips
-        on
-            base_hours.city_id = cell_trips.city_id
-            and base_hours.hour_utc = cell_trips.hour_utc
+    inner join cell_trips using (city_id, hour_utc)
     group by base_hours.city_id, cell_trips.cell_row, cell_trips.cell_col, base_hours.hour_of_week
 ),
 
