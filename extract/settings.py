@@ -63,15 +63,15 @@ class Settings(BaseSettings):
     loader_password: SecretStr = Field(SecretStr(""), alias="GANS_LOADER_PASSWORD")
     dbt_user: str = Field("gans_dbt", alias="GANS_DBT_USER")
     dbt_password: SecretStr = Field(SecretStr(""), alias="GANS_DBT_PASSWORD")
+    analyst_user: str = Field("gans_analyst", alias="GANS_ANALYST_USER")
+    analyst_password: SecretStr = Field(SecretStr(""), alias="GANS_ANALYST_PASSWORD")
+    admin_user: str = Field("root", alias="GANS_ADMIN_USER", description="runs migrations")
+    admin_password: SecretStr = Field(SecretStr(""), alias="GANS_ADMIN_PASSWORD")
     dbt_log_level_file: str = Field(
         "",
         alias="DBT_LOG_LEVEL_FILE",
         description="dbt's file log level (debug, info, warn, error, none); empty: the caller's default",
     )
-    analyst_user: str = Field("gans_analyst", alias="GANS_ANALYST_USER")
-    analyst_password: SecretStr = Field(SecretStr(""), alias="GANS_ANALYST_PASSWORD")
-    admin_user: str = Field("root", alias="GANS_ADMIN_USER", description="runs migrations")
-    admin_password: SecretStr = Field(SecretStr(""), alias="GANS_ADMIN_PASSWORD")
 
     # APIs ---------------------------------------------------------------------------
     wikipedia_base_url: str = Field("https://en.wikipedia.org", alias="WIKIPEDIA_BASE_URL")

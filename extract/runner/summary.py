@@ -22,26 +22,29 @@ class SourceResult:
     ``status`` is ``succeeded``, ``failed``, ``skipped`` (a run with the idempotency key already
     succeeded, or an API key missing in a run of the default sources) or ``in_progress``
     (another run holds the key now: not a success); for the last two ``run_id`` is None and
-    nothing was fetched. ``left_keys``: the request keys not fetched because the call's
-    ``deadline`` came first (the fan-out plan re-queues them); a run that left keys is still
-    closed, with the status of what it did fetch. ``skipped`` (the counter) counts the
-    requests the source chose not to make (:attr:`RunContext.skip`: a GBFS feed still within
-    its ttl); not errors. ``unreachable``: requests not sent because their host had too many
-    consecutive connection failures (:class:`extract.http.HostUnreachable`), per host in
-    ``unreachable_hosts``; each is also an error (an ``extract_errors`` row), not a request.
+    nothing was fetched. A run that left keys (``left_keys``) is still closed, with the status
+    of what it did fetch.
     """
 
     source: str
     run_id: int | None
     requests: int = 0
+    """Requests made (in a replay: recordings read)."""
     landed: int = 0
+    """Landing rows inserted."""
     duplicates: int = 0
+    """Responses not inserted because the same row (request key and body) had landed before."""
     errors: int = 0
+    """Failed requests and rejected responses, each an ``extract_errors`` row."""
     skipped: int = 0
+    """Requests the source chose not to make (:attr:`RunContext.skip`: a GBFS feed still within its ttl); not errors."""
     unreachable: int = 0
+    """Requests not sent because their host had too many consecutive connection failures
+    (:class:`extract.http.HostUnreachable`), per host in ``unreachable_hosts``; each also counts as an error."""
     status: str = "running"
     messages: list[str] = field(default_factory=list)
     left_keys: list[dict[str, Any]] = field(default_factory=list)
+    """The request keys not fetched because the call's ``deadline`` came first (the fan-out plan re-queues them)."""
     unreachable_hosts: dict[str, int] = field(default_factory=dict)
 
 
