@@ -57,7 +57,7 @@ class SourceRun:
         self.spool = spool
         self.batch_size = max(1, batch_size)
         self.replay_dir = replay_dir
-        self.result = SourceResult(source.name, run.id)
+        self.result = SourceResult(source.name, run.id, run.counters)
         self._batch: list[tuple[Response, list[LandingRow]]] = []
         self._row_limit: int | None = None
         self._renewed = time.monotonic()
@@ -242,8 +242,6 @@ class SourceRun:
             if self.run.counters.errors == 0:
                 self.run.counters.errors += 1
         c = self.run.counters
-        self.result.requests, self.result.landed = c.requests, c.rows_landed
-        self.result.duplicates, self.result.errors = c.rows_duplicate, c.errors
         self.result.status = status
         log.info(
             "%s: run %s %s: %d requests, %d landed, %d duplicates, %d errors",

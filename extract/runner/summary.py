@@ -11,8 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from extract.runlog import RunCounters
+
 # one logger for all of the runner's modules: operators filter on "extract.runner"
 log = logging.getLogger(__package__)
+
+
+def _counter(name: str, doc: str) -> property:
+    """A read-only attribute of :class:`SourceResult`: counter ``name`` of its run's :class:`RunCounters`."""
+    return property(lambda result: getattr(result.counters, name), doc=doc)
 
 
 @dataclass
@@ -28,14 +35,10 @@ class SourceResult:
 
     source: str
     run_id: int | None
-    requests: int = 0
-    """Requests made (in a replay: recordings read)."""
-    landed: int = 0
-    """Landing rows inserted."""
-    duplicates: int = 0
-    """Responses not inserted because the same row (request key and body) had landed before."""
-    errors: int = 0
-    """Failed requests and rejected responses, each an ``extract_errors`` row."""
+    counters: RunCounters = field(default_factory=RunCounters)
+    """The run's own counters (the object the run log writes to ``extract_runs``): requests, rows
+    landed and duplicate, errors; read through :attr:`requests`, :attr:`landed`, :attr:`duplicates`
+    and :attr:`errors`. All 0 for a source not run."""
     skipped: int = 0
     """Requests the source chose not to make (:attr:`RunContext.skip`: a GBFS feed still within its ttl); not errors."""
     unreachable: int = 0
@@ -46,6 +49,11 @@ class SourceResult:
     left_keys: list[dict[str, Any]] = field(default_factory=list)
     """The request keys not fetched because the call's ``deadline`` came first (the fan-out plan re-queues them)."""
     unreachable_hosts: dict[str, int] = field(default_factory=dict)
+
+    requests = _counter("requests", "Requests made (in a replay: recordings read).")
+    landed = _counter("rows_landed", "Landing rows inserted.")
+    duplicates = _counter("rows_duplicate", "Responses not inserted: the same row (key and body) had landed before.")
+    errors = _counter("errors", "Failed requests and rejected responses, each an ``extract_errors`` row.")
 
 
 @dataclass
