@@ -17,29 +17,32 @@
 {%- endmacro %}
 
 {#
-  True when text `expr` starts with a real calendar date and minute,
-  "YYYY-MM-DD HH:MM" or "YYYY-MM-DDTHH:MM" (AeroDataBox times), so str_to_date
-  cannot fail on it (February 30 is caught by the last_day check).
+  True when text `expr` matches regular expression `pattern`, whose first ten characters are
+  a date "YYYY-MM-DD" with month 01-12 and day 01-31, and that day exists in that month
+  (February 30 is caught by the last_day check).
 #}
-{% macro is_adb_time(expr) -%}
+{% macro is_calendar_date(expr, pattern) -%}
     case
         -- CASE, not AND: the day check must not run on text that is no date (a warning,
         -- which strict mode turns into an error inside CREATE TABLE ... AS SELECT)
-        when {{ expr }} regexp '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[ T]([01][0-9]|2[0-3]):[0-5][0-9]'
+        when {{ expr }} regexp '{{ pattern }}'
             then cast(substr({{ expr }}, 9, 2) as unsigned) <= day(last_day(concat(left({{ expr }}, 7), '-01')))
         else 0
     end
 {%- endmacro %}
 
+{#
+  True when text `expr` starts with a real calendar date and minute,
+  "YYYY-MM-DD HH:MM" or "YYYY-MM-DDTHH:MM" (AeroDataBox times), so str_to_date
+  cannot fail on it.
+#}
+{% macro is_adb_time(expr) -%}
+    {{ is_calendar_date(expr, '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[ T]([01][0-9]|2[0-3]):[0-5][0-9]') }}
+{%- endmacro %}
+
 {# True when text `expr` is a real calendar date "YYYY-MM-DD". #}
 {% macro is_iso_date(expr) -%}
-    case
-        -- CASE, not AND: the day check must not run on text that is no date (a warning,
-        -- which strict mode turns into an error inside CREATE TABLE ... AS SELECT)
-        when {{ expr }} regexp '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$'
-            then cast(substr({{ expr }}, 9, 2) as unsigned) <= day(last_day(concat(left({{ expr }}, 7), '-01')))
-        else 0
-    end
+    {{ is_calendar_date(expr, '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$') }}
 {%- endmacro %}
 
 {#
