@@ -101,6 +101,30 @@ def test_build_is_green_on_the_corpus(built):
         assert [mart for mart in marts_the_recordings_fill(marts) if not summary.mart_rows[mart]] == []
 
 
+def test_every_incremental_model_is_indexed_on_its_unique_key(built):
+    """delete+insert deletes by the unique key on every build: each incremental table has an index leading with
+    it (set by the model, or by its folder in dbt_project.yml from the model's unique_key)."""
+    nodes = json.loads((built["kwargs"]["target_path"] / "manifest.json").read_text())["nodes"].values()
+    incremental = [n for n in nodes if n["resource_type"] == "model" and n["config"]["materialized"] == "incremental"]
+    assert len(incremental) >= 20
+    indexes = {}
+    for schema, table, index, column in _query(
+        built["settings"],
+        "select table_schema, table_name, index_name, column_name from information_schema.statistics"
+        " order by table_schema, table_name, index_name, seq_in_index",
+        role="admin",
+    ):
+        indexes.setdefault((schema, table), {}).setdefault(index, []).append(column.lower())
+    unindexed = []
+    for node in incremental:
+        key = node["config"]["unique_key"]
+        key = [key] if isinstance(key, str) else list(key)
+        held = indexes.get((node["schema"], node["alias"]), {}).values()
+        if not any(columns[: len(key)] == key for columns in held):
+            unindexed.append(f"{node['name']} ({', '.join(key)})")
+    assert unindexed == [], "incremental models without an index on their unique_key: " + ", ".join(unindexed)
+
+
 def test_second_build_changes_no_mart_row(built):
     assert built["second"].success
     assert built["after_first"] == built["after_second"]

@@ -152,6 +152,9 @@
   project collation) or 'staged text' (both).
 #}
 {% macro base_columns(how, text) -%}
+    {%- if how not in ['staged', 'text', 'staged text'] %}
+        {{ exceptions.raise_compiler_error("base_columns: how is 'staged', 'text' or 'staged text', not '" ~ how ~ "'") }}
+    {%- endif %}
     {%- for expr, name in select_list_items(text) %}
         {%- set value = as_text(expr) if 'text' in how else expr %}
         {{ staged(value) if 'staged' in how else value }} as {{ name }}{{ ',' if not loop.last }}
